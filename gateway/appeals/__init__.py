@@ -1,0 +1,1 @@
+"""Appeals and account requests: cases, their steps, and how they are opened."""

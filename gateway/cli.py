@@ -1,0 +1,130 @@
+"""The command line (CONTRACT section 8). Only here do errors become exit statuses."""
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway import __version__
+from gateway.commands import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, UsageError
+from gateway.config import Config, ConfigError, find_config_path, load_config
+from gateway.partners import load_registry
+
+
+def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--config", metavar="PATH", default=default,
+                        help="configuration file (also CARM_CONFIG)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carm-gateway", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"carm-gateway {__version__}")
+    _add_config_option(parser, None)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        _add_config_option(sub, argparse.SUPPRESS)
+        return sub
+
+    command("run", "run the daemon (systemd Type=notify)")
+    command("check-config", "load and check the configuration and the partner registry")
+    validate = command("validate", "validate message files offline")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--received", metavar="ISO-TIME",
+                          help="the time of receipt for time rules (default: now)")
+    validate.add_argument("--sender", metavar="ID", help="stands for the topic's sender")
+    validate.add_argument("--json", action="store_true", help="print JSON")
+    submit = command("submit", "publish files as a partner and wait for their outcomes")
+    submit.add_argument("files", nargs="+", metavar="FILE")
+    submit.add_argument("--sender", required=True, metavar="ID")
+    submit.add_argument("--username", metavar="U")
+    submit.add_argument("--password-file", metavar="F", type=Path)
+    submit.add_argument("--timeout", type=float, default=30.0, metavar="S")
+    submit.add_argument("--json", action="store_true", help="print JSON")
+    due = command("due", "the service-standard deadline of a message received at a time")
+    due.add_argument("--kind", required=True)
+    due.add_argument("--received", required=True, metavar="ISO-TIME")
+    due.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 time with an offset; a time without one is a usage error."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"not an ISO 8601 time: {text}") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"{text}: give the time with its offset, e.g. 2026-11-23T14:05:00-05:00")
+    return moment
+
+
+def explicit_config(option: str | None) -> bool:
+    return find_config_path(option, os.environ)[1]
+
+
+def _check_config(config: Config) -> int:
+    registry = load_registry(config.partners_file)
+    source = config.source or "embedded defaults"
+    print(f"configuration: {source}")
+    print(f"partner registry: {config.partners_file} ({len(registry.senders)} senders, "
+          f"{len(registry.accounts)} accounts)")
+    print(f"database: {config.database_url}")
+    print(f"mqtt: {config.mqtt.url.split('@')[-1]}")
+    print(f"mail: {config.smtp.url.split('@')[-1] if config.smtp.url else 'Maildir'}")
+    return EXIT_OK
+
+
+def _run(config: Config) -> int:
+    from gateway.daemon import serve  # noqa: PLC0415 (the daemon's imports are heavy)
+    from gateway.logs import configure  # noqa: PLC0415
+
+    configure()
+    load_registry(config.partners_file)
+    asyncio.run(serve(config))
+    return EXIT_OK
+
+
+def dispatch(arguments: argparse.Namespace) -> int:
+    config = load_config(arguments.config)
+    if arguments.command == "check-config":
+        return _check_config(config)
+    if arguments.command == "run":
+        return _run(config)
+    if arguments.command == "validate":
+        from gateway.commands.validate import validate  # noqa: PLC0415
+
+        received = parse_moment(arguments.received) if arguments.received else datetime.now(UTC)
+        return validate(arguments.files, config=config,
+                        stateful=explicit_config(arguments.config), received_at=received,
+                        sender=arguments.sender, as_json=arguments.json)
+    if arguments.command == "due":
+        from gateway.commands.due import due  # noqa: PLC0415
+
+        return due(config, arguments.kind, parse_moment(arguments.received), arguments.json)
+    if arguments.command == "submit":
+        from gateway.commands.submit import submit  # noqa: PLC0415
+
+        return submit(config, arguments.files, sender=arguments.sender,
+                      username=arguments.username, password_file=arguments.password_file,
+                      timeout_s=arguments.timeout, as_json=arguments.json)
+    raise UsageError(f"unknown command {arguments.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return dispatch(arguments)
+    except ConfigError as error:
+        print(f"carm-gateway: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UsageError as error:
+        print(f"carm-gateway: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,121 @@
+"""The hardened XML parser: no DTD, no entities, no network, no XInclude, UTF-8 only.
+
+Refusals happen in the contract's order of stages: forbidden constructs (XML002) are found by a
+scan of the prolog before any content is parsed; well-formedness and encoding (XML001) next.
+"""
+
+import re
+
+from lxml import etree
+
+from gateway.validation.problems import Problem, problem
+
+XINCLUDE_NAMESPACE = "http://www.w3.org/2001/XInclude"
+
+_PROLOG_DECLARATION = re.compile(rb"<\?xml\s[^>]*?\?>", re.DOTALL)
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_PROLOG_SCAN_LIMIT_BYTES = 64 * 1024
+
+
+class XmlRefused(Exception):
+    """The document is refused before or while parsing; `problems` says why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems[0].text)
+        self.problems = problems
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        collect_ids=False,
+        remove_blank_text=False,
+    )
+
+
+def _doctype_offset(payload: bytes) -> int | None:
+    """Offset of a `<!DOCTYPE` in the prolog (before the root element), if any."""
+    position = 0
+    limit = min(len(payload), _PROLOG_SCAN_LIMIT_BYTES)
+    while position < limit:
+        if payload[position] in b" \t\r\n":
+            position += 1
+        elif payload.startswith(b"<?", position):
+            end = payload.find(b"?>", position + 2)
+            position = limit if end < 0 else end + 2
+        elif payload.startswith(b"<!--", position):
+            end = payload.find(b"-->", position + 4)
+            position = limit if end < 0 else end + 3
+        elif payload.startswith((b"<!DOCTYPE", b"<!ENTITY"), position):
+            return position
+        else:
+            return None
+    return None
+
+
+def _line_at(payload: bytes, offset: int) -> int:
+    return payload.count(b"\n", 0, offset) + 1
+
+
+def check_encoding(payload: bytes) -> Problem | None:
+    """XML001 unless the document is UTF-8 (declared or by default) and decodes as such."""
+    if payload.startswith(_UTF16_BOMS):
+        return problem("XML001", "the document is UTF-16; only UTF-8 is accepted", line=1)
+    body = payload.removeprefix(_UTF8_BOM)
+    declaration = _PROLOG_DECLARATION.match(body)
+    if declaration:
+        encoding = _ENCODING.search(declaration[0])
+        if encoding and encoding[1].decode("ascii").lower() not in ("utf-8", "utf8"):
+            declared = encoding[1].decode("ascii")
+            text = f"declared encoding {declared}; only UTF-8 is accepted"
+            return problem("XML001", text, line=1)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = _line_at(body, error.start)
+        return problem("XML001", f"invalid UTF-8 at byte {error.start}", line=line)
+    return None
+
+
+def parse(payload: bytes) -> etree._Element:
+    """Parse a document under the hardened rules, or raise XmlRefused."""
+    doctype = _doctype_offset(payload.removeprefix(_UTF8_BOM))
+    if doctype is not None:
+        line = _line_at(payload, doctype)
+        raise XmlRefused([problem("XML002", "DOCTYPE or entity declaration", line=line)])
+    encoding_problem = check_encoding(payload)
+    if encoding_problem is not None:
+        raise XmlRefused([encoding_problem])
+    try:
+        root = etree.fromstring(payload, _parser())
+    except etree.XMLSyntaxError as error:
+        raise XmlRefused([_syntax_problem(error)]) from None
+    if root is None:
+        raise XmlRefused([problem("XML001", "empty document", line=1)])
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.startswith("{" + XINCLUDE_NAMESPACE + "}"):
+            text = "XInclude is not allowed"
+            raise XmlRefused([problem("XML002", text, line=source_line(element))])
+        if isinstance(element, etree._Entity):
+            text = f"entity reference &{element.name}; is not allowed"
+            raise XmlRefused([problem("XML002", text, line=source_line(element))])
+    return root
+
+
+def source_line(element: etree._Element) -> int | None:
+    line = element.sourceline
+    return line if isinstance(line, int) else None
+
+
+def _syntax_problem(error: etree.XMLSyntaxError) -> Problem:
+    message = str(error.msg or error)
+    line = error.lineno if isinstance(error.lineno, int) else None
+    if "Entity" in message and "not defined" in message:
+        return problem("XML002", message, line=line)
+    return problem("XML001", message, line=line)

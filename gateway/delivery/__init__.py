@@ -1,0 +1,1 @@
+"""Delivery of outcomes: MQTT responses and emails, drained from the outbox."""

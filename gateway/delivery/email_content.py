@@ -1,0 +1,102 @@
+"""Email acknowledgements (CONTRACT section 7): subject, plain text body, Message-ID.
+
+Every header is built from checked values only: registry addresses, configured addresses, and
+references that passed the schema or were made by the gateway.
+"""
+
+import hashlib
+import re
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+from gateway.codec.acknowledgement import utc_text
+from gateway.money import format_amount
+from gateway.outcome import Outcome
+from gateway.validation.problems import CODES
+
+_SAFE_HEADER_TEXT = re.compile(r"[A-Za-z0-9._:/@ -]{0,120}")
+
+
+def header_message_id(cluster: str, sender: str, message_key: str, outcome_identity: str,
+                      recipient: str, domain: str) -> str:
+    """The same inputs give the same Message-ID on every attempt, by any instance."""
+    digest = hashlib.sha256(
+        "\x1f".join((cluster, sender, message_key, outcome_identity, recipient)).encode()
+    ).hexdigest()[:40]
+    return f"<{digest}@{domain}>"
+
+
+def _checked(text: str | None) -> str:
+    """A value safe to put in a header; anything else is left out."""
+    if text and _SAFE_HEADER_TEXT.fullmatch(text):
+        return text
+    return ""
+
+
+def subject(outcome: Outcome) -> str:
+    reference = _checked(outcome.case_number or outcome.reference)
+    words = f"[CARM] {outcome.status.capitalize()}: {outcome.kind}"
+    return f"{words} {reference}".rstrip()
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%A %Y-%m-%d %H:%M:%S} {local.tzname()} ({utc_text(moment)})"
+
+
+def body(outcome: Outcome, zone: ZoneInfo) -> str:
+    lines = [
+        f"Your {outcome.kind} message was {outcome.status}.",
+        "",
+        f"Acknowledgement:  {outcome.acknowledgement_id}",
+        f"Your message:     {outcome.ref_message_id or '(no MessageID could be read)'}",
+        f"Sender:           {outcome.sender}",
+        f"Reference:        {outcome.reference or '-'}",
+        f"Status:           {outcome.status}",
+        f"Received:         {_local(outcome.received_at, zone)}",
+    ]
+    if outcome.respond_by is not None:
+        lines.append(f"Respond by:       {_local(outcome.respond_by, zone)}")
+    if outcome.test:
+        lines.append("Test message:     yes, nothing was posted")
+    if outcome.case_number:
+        lines.append(f"Case number:      {outcome.case_number}")
+    if outcome.assessment is not None:
+        lines += [
+            "",
+            "Assessment (CAD):",
+            f"  Duty        {format_amount(outcome.assessment.duty):>14}",
+            f"  Excise tax  {format_amount(outcome.assessment.excise_tax):>14}",
+            f"  GST         {format_amount(outcome.assessment.gst):>14}",
+            f"  Total       {format_amount(outcome.assessment.total):>14}",
+        ]
+    if outcome.balance is not None:
+        lines.append(f"Account balance:  {format_amount(outcome.balance)} (negative: a credit)")
+    if outcome.payment_due is not None:
+        lines.append(f"Payment due:      {outcome.payment_due.isoformat()}")
+    if outcome.problems:
+        lines += ["", "Problems:"]
+        for item in outcome.problems:
+            where = f" at {item.path}" if item.path else ""
+            where += f" (line {item.line})" if item.line else ""
+            lines.append(f"- {item.severity} {item.code}{where}: {item.text}")
+            info = CODES.get(item.code)
+            if info is not None:
+                lines.append(f"  How to fix: {info.fix}")
+    lines += ["", "This message was sent by the CARM message gateway. Times are Eastern time."]
+    return "\n".join(lines) + "\n"
+
+
+def render_email(outcome: Outcome, *, sender_address: str, recipient: str, message_id: str,
+                 zone: ZoneInfo, now: datetime) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender_address
+    message["To"] = recipient
+    message["Subject"] = subject(outcome)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["X-CARM-Acknowledgement"] = _checked(outcome.acknowledgement_id)
+    message.set_content(body(outcome, zone))
+    return message.as_bytes()

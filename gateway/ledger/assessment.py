@@ -1,0 +1,37 @@
+"""Assessment arithmetic (CONTRACT section 4): duty, excise and GST of a declaration."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from gateway.codec.messages import Declaration, DeclarationLine, Totals
+from gateway.money import round_cents
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class LineAssessment:
+    number: int
+    value_for_duty: Decimal
+    duty: Decimal
+    excise_tax: Decimal
+    value_for_tax: Decimal
+    gst: Decimal
+
+
+def assess_line(line: DeclarationLine, exchange_rate: Decimal) -> LineAssessment:
+    value_for_duty = round_cents(line.value * exchange_rate)
+    duty = round_cents(value_for_duty * line.duty_rate / HUNDRED)
+    excise_tax = round_cents(line.excise_tax)
+    value_for_tax = value_for_duty + duty + excise_tax
+    gst = round_cents(value_for_tax * line.gst_rate / HUNDRED)
+    return LineAssessment(line.number, value_for_duty, duty, excise_tax, value_for_tax, gst)
+
+
+def assess(declaration: Declaration) -> Totals:
+    """Totals over the lines; Total = Duty + ExciseTax + GST, the amount owed."""
+    lines = [assess_line(line, declaration.exchange_rate) for line in declaration.lines]
+    duty = sum((line.duty for line in lines), Decimal("0.00"))
+    excise_tax = sum((line.excise_tax for line in lines), Decimal("0.00"))
+    gst = sum((line.gst for line in lines), Decimal("0.00"))
+    return Totals(duty=duty, excise_tax=excise_tax, gst=gst, total=duty + excise_tax + gst)

@@ -1,0 +1,255 @@
+"""From a journalled message to its outcome: check, route, record, queue the deliveries.
+
+The handler's writes, the outcome and its outbox rows commit in one transaction. Transient
+storage failures are retried (tenacity); when retries run out, or on an internal error, the
+message goes to the dead-letter store with GW001 and the status `deferred`.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity import wait_random_exponential as wait_jittered
+
+from gateway.codec.acknowledgement import render_acknowledgement
+from gateway.codec.classify import scan_kind
+from gateway.config import Config
+from gateway.delivery.email_content import header_message_id, render_email
+from gateway.faults import crash_point
+from gateway.handling import HandlerContext, HandlerResult, next_number
+from gateway.outcome import Outcome, from_json, to_json
+from gateway.partners import Registry
+from gateway.routing import route
+from gateway.standards.calendar import BusinessCalendar
+from gateway.store.database import Database, StoreUnavailable, Tx
+from gateway.store.journal import JournalEntry, entry_by_id, finish, pending_entries
+from gateway.store.outbox import Delivery, enqueue
+from gateway.validation.pipeline import Checked, CheckSettings, Sending, check
+from gateway.validation.problems import problem
+
+log = structlog.get_logger("gateway.processing")
+BATCH_ROWS = 100
+INLINE_RETRY_WAIT_S_MAX = 2.0
+"""Processing is first come first served, so one message's retries hold the queue: keep them
+short; a message that still fails is dead-lettered and replayed by the operator."""
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: Callable[[], datetime]
+
+
+class Processor:
+    def __init__(self, database: Database, config: Config, registry: Callable[[], Registry],
+                 calendar: BusinessCalendar, now: Callable[[], datetime]) -> None:
+        self.database = database
+        self.config = config
+        self.registry = registry
+        self.calendar = calendar
+        self.now = now
+        self.check_settings = CheckSettings(config.gateway.max_message_bytes,
+                                            config.transaction_check_digit)
+
+    async def run_pending(self) -> int:
+        """Process what is pending, oldest first; how many were processed."""
+        entries = await self.database.transaction(lambda tx: pending_entries(tx, BATCH_ROWS))
+        for entry in entries:
+            await self.process(entry)
+        return len(entries)
+
+    async def process(self, entry: JournalEntry) -> None:
+        structlog.contextvars.bind_contextvars(inbox_id=entry.id, sender=entry.sender,
+                                               message_id=entry.message_id, kind=entry.kind)
+        try:
+            work = await self._work_for(entry)
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(self.config.retries.attempts),
+                wait=wait_jittered(multiplier=0.05, max=min(INLINE_RETRY_WAIT_S_MAX,
+                                                            self.config.retries.backoff_s_max)),
+                retry=retry_if_exception_type(StoreUnavailable),
+                reraise=True,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    outcome = await self.database.transaction(work)
+            crash_point("after-handler-commit")
+            log.info("message processed", status=outcome.status,
+                     codes=[p.code for p in outcome.problems])
+        except Exception as error:
+            log.exception("message deferred", error=type(error).__name__)
+            failure = error
+            await self.database.transaction(lambda tx: self._defer(tx, entry, failure))
+        finally:
+            structlog.contextvars.unbind_contextvars("inbox_id", "sender", "message_id", "kind")
+
+    async def _work_for(self, entry: JournalEntry) -> Callable[[Tx], Outcome]:
+        if entry.role == "conflict":
+            return lambda tx: self._conflict(tx, entry)
+        if entry.role == "resend":
+            return lambda tx: self._resend(tx, entry)
+        checked = await asyncio.to_thread(self.check_entry, entry)
+        return lambda tx: self._apply(tx, entry, checked)
+
+    def check_entry(self, entry: JournalEntry) -> Checked:
+        """Stages 1 to 8 (stateless) of a journalled message."""
+        if entry.payload is None:
+            text = f"{entry.payload_bytes} bytes, the maximum is " \
+                   f"{self.config.gateway.max_message_bytes}"
+            return Checked(entry.kind, None, (problem("XML003", text),), entry.message_id)
+        sending = Sending(entry.sender, self.registry())
+        return check(entry.payload, settings=self.check_settings, sending=sending,
+                     received_at=entry.received_at, calendar=self.calendar)
+
+    def _context(self, entry: JournalEntry, post: bool) -> HandlerContext:
+        return HandlerContext(
+            inbox_id=entry.id, sender=entry.sender, received_at=entry.received_at,
+            respond_by=entry.respond_by, calendar=self.calendar, billing=self.config.billing,
+            post=post,
+        )
+
+    def _apply(self, tx: Tx, entry: JournalEntry, checked: Checked) -> Outcome:
+        result = HandlerResult("rejected")
+        if checked.message is not None and not checked.rejected:
+            result = route(tx, checked.message, self._context(entry, post=not checked.test))
+            crash_point("in-handler-transaction")
+        outcome = Outcome(
+            acknowledgement_id=self._acknowledgement_id(tx),
+            ref_message_id=checked.ref_message_id,
+            sender=entry.sender,
+            kind=checked.kind,
+            reference=checked.reference,
+            status=result.status,
+            test=checked.test,
+            received_at=entry.received_at,
+            respond_by=entry.respond_by,
+            problems=(*checked.problems, *result.problems),
+            assessment=result.assessment,
+            balance=result.balance,
+            payment_due=result.payment_due,
+            case_number=result.case_number,
+            importer_account=(checked.message.importer_account
+                              if checked.message is not None else None),
+        )
+        self._record(tx, entry, outcome, identity=outcome.status)
+        return outcome
+
+    def _conflict(self, tx: Tx, entry: JournalEntry) -> Outcome:
+        text = f"MessageID {entry.message_id or entry.message_key} was used before for " \
+               "different content"
+        outcome = Outcome(
+            acknowledgement_id=self._acknowledgement_id(tx), ref_message_id=entry.message_id,
+            sender=entry.sender, kind=entry.kind, reference=None, status="rejected", test=False,
+            received_at=entry.received_at, respond_by=entry.respond_by,
+            problems=(problem("DUP002", text),),
+        )
+        self._record(tx, entry, outcome, identity=f"rejected+DUP002#{entry.id}")
+        return outcome
+
+    def _resend(self, tx: Tx, entry: JournalEntry) -> Outcome:
+        """The original outcome again, with DUP001; ours if the original has none yet."""
+        row = tx.one("SELECT facts FROM outcomes WHERE inbox_id = ? AND superseded = 0",
+                     (entry.original_id,))
+        if row is None:
+            raise StoreUnavailable(f"original {entry.original_id} of a re-send has no outcome")
+        original = from_json(str(row[0]))
+        outcome = original.with_problem(problem("DUP001", "a re-send of a message already "
+                                                          "processed: the original outcome"))
+        self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}")
+        return outcome
+
+    def _defer(self, tx: Tx, entry: JournalEntry, error: Exception) -> None:
+        outcome = Outcome(
+            acknowledgement_id=self._acknowledgement_id(tx), ref_message_id=entry.message_id,
+            sender=entry.sender, kind=entry.kind, reference=None, status="deferred",
+            test=False, received_at=entry.received_at, respond_by=entry.respond_by,
+            problems=(problem("GW001", "internal failure; the message will be replayed"),),
+        )
+        self._record(tx, entry, outcome, identity="deferred")
+        tx.execute(
+            "INSERT INTO dead_letters (inbox_id, error, attempts, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (inbox_id) DO UPDATE SET error = excluded.error,"
+            " attempts = excluded.attempts, created_at = excluded.created_at,"
+            " resolved_at = NULL, resolution = NULL",
+            (entry.id, f"{type(error).__name__}: {error}"[:2000], self.config.retries.attempts,
+             self.now().isoformat()),
+        )
+
+    def _acknowledgement_id(self, tx: Tx) -> str:
+        instance = self.config.gateway.id
+        return f"{instance}-{next_number(tx, f'acknowledgement:{instance}'):012d}"
+
+    def _record(self, tx: Tx, entry: JournalEntry, outcome: Outcome, identity: str) -> None:
+        now = self.now()
+        tx.execute("UPDATE outcomes SET superseded = 1 WHERE inbox_id = ? AND superseded = 0",
+                   (entry.id,))
+        outcome_id = tx.insert(
+            "INSERT INTO outcomes (inbox_id, acknowledgement_id, status, kind, reference, facts,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (entry.id, outcome.acknowledgement_id, outcome.status, outcome.kind,
+             outcome.reference, to_json(outcome), now.isoformat()),
+        )
+        deliveries = [self._mqtt_delivery(entry, outcome)]
+        deliveries += self._email_deliveries(entry, outcome, identity, now)
+        enqueue(tx, outcome_id, outcome.final, deliveries, now)
+        finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
+
+    @staticmethod
+    def _mqtt_delivery(entry: JournalEntry, outcome: Outcome) -> Delivery:
+        return Delivery("mqtt", response_topic(entry.sender, entry.response_topic),
+                        render_acknowledgement(outcome), correlation_data=entry.correlation_data)
+
+    def _email_deliveries(self, entry: JournalEntry, outcome: Outcome, identity: str,
+                          now: datetime) -> list[Delivery]:
+        registry = self.registry()
+        addresses = email_recipients(registry, entry.sender, outcome)
+        smtp = self.config.smtp
+        deliveries = []
+        for address in addresses:
+            message_id = header_message_id(self.config.gateway.cluster, entry.sender,
+                                           entry.message_key, identity, address, smtp.domain)
+            payload = render_email(outcome, sender_address=smtp.sender, recipient=address,
+                                   message_id=message_id, zone=self.calendar.zone, now=now)
+            deliveries.append(Delivery("email", address, payload, header_message_id=message_id))
+        return deliveries
+
+
+def response_topic(sender: str, requested: str | None) -> str:
+    """`carm/v1/out/{sender}`, or the request's response-topic when it lies under it."""
+    base = f"carm/v1/out/{sender}"
+    if requested and not any(c in requested for c in "+#\x00") and (
+        requested == base or requested.startswith(base + "/")
+    ):
+        return requested
+    return base
+
+
+def email_recipients(registry: Registry, sender_id: str, outcome: Outcome) -> list[str]:
+    """The sender per its `notify` setting; the importer too for an opened case.
+
+    AUTH003 is answered on MQTT only: an unregistered sender has no address to write to.
+    """
+    sender = registry.sender(sender_id)
+    if sender is None or any(p.code == "AUTH003" for p in outcome.problems):
+        return []
+    recipients = []
+    if sender.notify == "all" or (sender.notify == "rejections" and outcome.status == "rejected"):
+        recipients.append(sender.email)
+    if outcome.case_number and outcome.importer_account:
+        account = registry.account(outcome.importer_account)
+        if account is not None and account.email not in recipients:
+            recipients.append(account.email)
+    return recipients
+
+
+async def reprocess(processor: Processor, inbox_id: int) -> None:
+    """Run one journalled message again (a dead-letter replay)."""
+    entry = await processor.database.transaction(lambda tx: entry_by_id(tx, inbox_id))
+    if entry is not None:
+        await processor.process(entry)
+
+
+__all__ = ["Clock", "Processor", "email_recipients", "reprocess", "response_topic",
+           "scan_kind"]

@@ -1,0 +1,141 @@
+"""The inbox journal: what arrived, in order, keyed for dedup (CONTRACT section 3)."""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from gateway.codec.classify import scan_kind, scan_message_id, syntax_of
+from gateway.codec.messages import Kind
+from gateway.store.database import Tx
+
+Role = Literal["original", "resend", "conflict"]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message as the transport delivered it."""
+
+    topic_sender: str
+    topic: str
+    payload: bytes
+    received_at: datetime
+    broker_redelivery: bool = False
+    correlation_data: bytes | None = None
+    response_topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Journalled:
+    """What the journal did with an arrival: a new row, or nothing (a broker redelivery)."""
+
+    inbox_id: int | None
+    role: Role | None
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    id: int
+    sender: str
+    message_key: str
+    message_id: str | None
+    role: Role
+    original_id: int | None
+    kind: Kind
+    payload: bytes | None
+    payload_bytes: int
+    topic: str
+    correlation_data: bytes | None
+    response_topic: str | None
+    received_at: datetime
+    respond_by: datetime
+    status: str
+
+
+def content_hash(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def message_key(payload: bytes, digest: str) -> str:
+    """(sender, MessageID) when one is found; else the hash of the bytes."""
+    message_id = scan_message_id(payload)
+    return message_id if message_id is not None else f"sha256:{digest}"
+
+
+def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
+            respond_by: Callable[[Kind, datetime], datetime]) -> Journalled:
+    """Append one arrival; a broker redelivery of a journalled message adds nothing."""
+    digest = content_hash(arrival.payload)
+    key = message_key(arrival.payload, digest)
+    existing = tx.one(
+        "SELECT id, content_hash FROM inbox WHERE sender = ? AND message_key = ?"
+        " AND role = 'original'",
+        (arrival.topic_sender, key),
+    )
+    role: Role = "original"
+    original_id = None
+    if existing is not None:
+        same_bytes = existing[1] == digest
+        if same_bytes and arrival.broker_redelivery:
+            return Journalled(None, None)
+        role = "resend" if same_bytes else "conflict"
+        original_id = int(existing[0])
+    kind = scan_kind(arrival.payload)
+    stored = arrival.payload if len(arrival.payload) <= max_payload_bytes else None
+    inbox_id = tx.insert(
+        "INSERT INTO inbox (sender, message_key, message_id, content_hash, role, original_id,"
+        " kind, syntax, payload, payload_bytes, topic, correlation_data, response_topic,"
+        " received_at, respond_by, status, instance)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
+        (arrival.topic_sender, key, scan_message_id(arrival.payload), digest, role, original_id,
+         kind, syntax_of(arrival.payload), stored, len(arrival.payload), arrival.topic,
+         arrival.correlation_data, arrival.response_topic, arrival.received_at.isoformat(),
+         respond_by(kind, arrival.received_at).isoformat(), instance),
+    )
+    return Journalled(inbox_id, role)
+
+
+_ENTRY_COLUMNS = (
+    "id, sender, message_key, message_id, role, original_id, kind, payload, payload_bytes, topic,"
+    " correlation_data, response_topic, received_at, respond_by, status"
+)
+
+
+def _entry(row: tuple[object, ...]) -> JournalEntry:
+    return JournalEntry(
+        id=int(row[0]),  # type: ignore[call-overload]
+        sender=str(row[1]),
+        message_key=str(row[2]),
+        message_id=None if row[3] is None else str(row[3]),
+        role=row[4],  # type: ignore[arg-type]
+        original_id=None if row[5] is None else int(row[5]),  # type: ignore[call-overload]
+        kind=row[6],  # type: ignore[arg-type]
+        payload=None if row[7] is None else bytes(row[7]),  # type: ignore[call-overload]
+        payload_bytes=int(row[8]),  # type: ignore[call-overload]
+        topic=str(row[9]),
+        correlation_data=None if row[10] is None else bytes(row[10]),  # type: ignore[call-overload]
+        response_topic=None if row[11] is None else str(row[11]),
+        received_at=datetime.fromisoformat(str(row[12])),
+        respond_by=datetime.fromisoformat(str(row[13])),
+        status=str(row[14]),
+    )
+
+
+def pending_entries(tx: Tx, limit: int) -> list[JournalEntry]:
+    """The oldest unprocessed messages, first come first served."""
+    rows = tx.all(
+        f"SELECT {_ENTRY_COLUMNS} FROM inbox WHERE status = 'pending'"  # noqa: S608
+        " ORDER BY id LIMIT ?",
+        (limit,),
+    )
+    return [_entry(row) for row in rows]
+
+
+def entry_by_id(tx: Tx, inbox_id: int) -> JournalEntry | None:
+    row = tx.one(f"SELECT {_ENTRY_COLUMNS} FROM inbox WHERE id = ?", (inbox_id,))  # noqa: S608
+    return None if row is None else _entry(row)
+
+
+def finish(tx: Tx, inbox_id: int, status: str) -> None:
+    tx.execute("UPDATE inbox SET status = ? WHERE id = ?", (status, inbox_id))

@@ -1,0 +1,108 @@
+"""The transactional outbox: rows written with the outcome, drained by the delivery loops."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from gateway.store.database import Tx
+
+Channel = Literal["mqtt", "email"]
+FETCH_LIMIT_ROWS = 200
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    outcome_id: int
+    channel: Channel
+    recipient: str
+    payload: bytes
+    correlation_data: bytes | None
+    header_message_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row to write: where an outcome goes and the bytes that go there."""
+
+    channel: Channel
+    recipient: str
+    payload: bytes
+    correlation_data: bytes | None = None
+    header_message_id: str | None = None
+
+
+def enqueue(tx: Tx, outcome_id: int, final: bool, deliveries: list[Delivery],
+            now: datetime) -> None:
+    for delivery in deliveries:
+        tx.execute(
+            "INSERT INTO outbox (outcome_id, channel, recipient, payload, correlation_data,"
+            " header_message_id, final, status, next_attempt_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (outcome_id, delivery.channel, delivery.recipient, delivery.payload,
+             delivery.correlation_data, delivery.header_message_id, int(final), now.isoformat(),
+             now.isoformat()),
+        )
+
+
+def due_rows(tx: Tx, channel: Channel, now: datetime) -> tuple[list[OutboxRow], datetime | None]:
+    """Rows to send now, first come first served per recipient, and when the next falls due.
+
+    A recipient whose oldest pending row waits for a retry holds its later rows back (its
+    order is kept); other recipients are not held by it.
+    """
+    rows = tx.all(
+        "SELECT id, outcome_id, channel, recipient, payload, correlation_data,"
+        " header_message_id, attempts, next_attempt_at FROM outbox"
+        " WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?",
+        (channel, FETCH_LIMIT_ROWS),
+    )
+    waiting: set[str] = set()
+    due: list[OutboxRow] = []
+    next_due: datetime | None = None
+    for row in rows:
+        recipient = str(row[3])
+        at = datetime.fromisoformat(str(row[8]))
+        if recipient in waiting:
+            continue
+        if at > now:
+            waiting.add(recipient)
+            next_due = at if next_due is None else min(next_due, at)
+            continue
+        due.append(OutboxRow(
+            id=int(row[0]), outcome_id=int(row[1]), channel=channel, recipient=recipient,
+            payload=bytes(row[4]), correlation_data=None if row[5] is None else bytes(row[5]),
+            header_message_id=None if row[6] is None else str(row[6]), attempts=int(row[7]),
+        ))
+    return due, next_due
+
+
+def mark_delivered(tx: Tx, outbox_id: int, now: datetime) -> None:
+    """Delivered; the first delivery of a final outcome stops the message's clock."""
+    tx.execute(
+        "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1"
+        " WHERE id = ?", (now.isoformat(), outbox_id),
+    )
+    tx.execute(
+        "UPDATE inbox SET clock_stopped_at = ? WHERE clock_stopped_at IS NULL"
+        " AND kind NOT IN ('appeal', 'account-request') AND id = ("
+        "  SELECT outcomes.inbox_id FROM outbox JOIN outcomes ON outcomes.id = outbox.outcome_id"
+        "  WHERE outbox.id = ? AND outbox.final = 1)",
+        (now.isoformat(), outbox_id),
+    )
+
+
+def mark_failed(tx: Tx, outbox_id: int, error: str, *, dead: bool, retry_at: datetime) -> None:
+    status = "dead" if dead else "pending"
+    tx.execute(
+        "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
+        " next_attempt_at = ? WHERE id = ?",
+        (status, error[:500], retry_at.isoformat(), outbox_id),
+    )
+
+
+def backoff(attempts: int, cap_s: float, jitter: float) -> timedelta:
+    """Capped exponential backoff; `jitter` in [0, 1) spreads retries of many rows."""
+    base = min(cap_s, 2.0 ** attempts)
+    return timedelta(seconds=base * (0.5 + jitter / 2))

@@ -1,0 +1,223 @@
+"""MQTT 5 over aiomqtt: a persistent session, manual PUBACK after the journal commit.
+
+aiomqtt 2.5 acknowledges automatically; this module, and only this one, reaches into the paho
+client it wraps: `manual_ack_set(True)` before connecting and `ack(mid, qos)` once the message
+is journalled. Library errors become `LinkDown` here.
+"""
+
+import asyncio
+import random
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+import paho.mqtt.client as paho
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.config import MqttSettings
+from gateway.store.journal import Arrival
+
+log = structlog.get_logger("gateway.mqtt")
+INBOUND_PREFIX = "carm/v1/in/"
+CONNECT_TIMEOUT_S = 10.0
+PUBLISH_TIMEOUT_S = 10.0
+RECONNECT_BACKOFF_S_MIN = 0.5
+RECONNECT_BACKOFF_S_MAX = 30.0
+
+
+def packet_properties(packet_type: int) -> Properties:
+    """MQTT 5 properties of one packet type (paho's constructor is untyped)."""
+    return Properties(packet_type)  # type: ignore[no-untyped-call]
+
+
+class LinkDown(Exception):
+    """The broker connection is lost or cannot be made (transient)."""
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+    def __repr__(self) -> str:
+        return f"BrokerAddress({self.host}:{self.port}, tls={self.tls})"
+
+
+def broker_address(settings: MqttSettings) -> BrokerAddress:
+    """Host, port and credentials; a password file wins over a password in the URL."""
+    parts = urlsplit(settings.url)
+    tls = parts.scheme == "mqtts"
+    password = unquote(parts.password) if parts.password else None
+    if settings.password_file is not None:
+        password = settings.password_file.read_text(encoding="utf-8").strip()
+    return BrokerAddress(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=password,
+    )
+
+
+def tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(
+        cafile=str(settings.ca_file) if settings.ca_file else None
+    )
+    if settings.cert_file is not None:
+        context.load_cert_chain(str(settings.cert_file),
+                                str(settings.key_file) if settings.key_file else None)
+    return context
+
+
+class _Client(aiomqtt.Client):
+    """aiomqtt's client, keeping the DUP flag that its Message type drops."""
+
+    def _on_message(self, client: paho.Client, userdata: Any,
+                    message: paho.MQTTMessage) -> None:
+        converted = aiomqtt.Message._from_paho_message(message)
+        converted.duplicate = bool(message.dup)  # type: ignore[attr-defined]
+        try:
+            self._queue.put_nowait(converted)
+        except asyncio.QueueFull:
+            log.warning("incoming queue full; the broker redelivers after reconnect")
+
+
+@dataclass(frozen=True)
+class AckHandle:
+    """Acknowledges one message on the connection that delivered it, if it still stands."""
+
+    connection: "Connection"
+    mid: int
+    qos: int
+
+    def ack(self) -> None:
+        if self.qos > 0 and self.connection.open:
+            self.connection.client._client.ack(self.mid, self.qos)
+
+
+@dataclass
+class Connection:
+    client: aiomqtt.Client
+    open: bool = True
+
+
+def new_client(settings: MqttSettings, identifier: str, *, receive: bool) -> aiomqtt.Client:
+    address = broker_address(settings)
+    properties = packet_properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = settings.session_expiry_s if receive else 0
+    properties.ReceiveMaximum = settings.receive_maximum
+    client = _Client(
+        address.host,
+        address.port,
+        username=address.username,
+        password=address.password,
+        identifier=identifier,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=not receive,
+        properties=properties,
+        tls_context=tls_context(settings) if address.tls else None,
+        timeout=CONNECT_TIMEOUT_S,
+    )
+    if receive:
+        client._client.manual_ack_set(True)
+    return client
+
+
+def inbound_topic(group: str) -> str:
+    topic = INBOUND_PREFIX + "+"
+    return f"$share/{group}/{topic}" if group else topic
+
+
+def arrival_of(message: aiomqtt.Message, now: datetime) -> Arrival | None:
+    """Transport facts of an inbound message; None when its topic is not an inbound one."""
+    topic = message.topic.value
+    if not topic.startswith(INBOUND_PREFIX):
+        return None
+    payload = message.payload if isinstance(message.payload, bytes) else str(
+        message.payload or "").encode()
+    properties = message.properties
+    correlation = getattr(properties, "CorrelationData", None) if properties else None
+    response_topic = getattr(properties, "ResponseTopic", None) if properties else None
+    return Arrival(
+        topic_sender=topic.removeprefix(INBOUND_PREFIX),
+        topic=topic,
+        payload=payload,
+        received_at=now.astimezone(UTC),
+        broker_redelivery=bool(getattr(message, "duplicate", False)),
+        correlation_data=bytes(correlation) if correlation is not None else None,
+        response_topic=str(response_topic) if response_topic is not None else None,
+    )
+
+
+class Link:
+    """The gateway's broker connection, remade with capped, jittered backoff when it drops."""
+
+    def __init__(self, settings: MqttSettings, identifier: str,
+                 now: Callable[[], datetime]) -> None:
+        self.settings = settings
+        self.identifier = identifier
+        self.now = now
+        self.connected = asyncio.Event()
+        self.subscribed = asyncio.Event()
+        self._connection: Connection | None = None
+
+    async def publish(self, topic: str, payload: bytes, correlation_data: bytes | None) -> None:
+        """Publish at QoS 1 and wait for the broker's PUBACK, or raise LinkDown."""
+        connection = self._connection
+        if connection is None or not connection.open:
+            raise LinkDown("not connected")
+        properties = packet_properties(PacketTypes.PUBLISH)
+        if correlation_data is not None:
+            properties.CorrelationData = correlation_data
+        try:
+            await connection.client.publish(topic, payload, qos=1, properties=properties,
+                                             timeout=PUBLISH_TIMEOUT_S)
+        except aiomqtt.MqttError as error:
+            raise LinkDown(str(error)) from error
+
+    async def receive(self, deliver: Callable[[Arrival, AckHandle], Any]) -> None:
+        """Connect, subscribe and hand every inbound message to `deliver`, for ever."""
+        backoff = RECONNECT_BACKOFF_S_MIN
+        while True:
+            try:
+                async with self._connected() as connection:
+                    backoff = RECONNECT_BACKOFF_S_MIN
+                    async for message in connection.client.messages:
+                        arrival = arrival_of(message, self.now())
+                        handle = AckHandle(connection, message.mid, message.qos)
+                        if arrival is None:
+                            handle.ack()
+                            continue
+                        await deliver(arrival, handle)
+            except (aiomqtt.MqttError, OSError, LinkDown) as error:
+                log.warning("broker connection lost", error=str(error), retry_in_s=backoff)
+            await asyncio.sleep(backoff * (0.5 + random.random() / 2))  # noqa: S311
+            backoff = min(backoff * 2, RECONNECT_BACKOFF_S_MAX)
+
+    @asynccontextmanager
+    async def _connected(self) -> AsyncIterator[Connection]:
+        client = new_client(self.settings, self.identifier, receive=True)
+        async with client:
+            connection = Connection(client)
+            self._connection = connection
+            try:
+                await client.subscribe(inbound_topic(self.settings.group), qos=1)
+                self.connected.set()
+                self.subscribed.set()
+                log.info("broker connected", topic=inbound_topic(self.settings.group))
+                yield connection
+            finally:
+                connection.open = False
+                self._connection = None
+                self.connected.clear()
+                self.subscribed.clear()
