@@ -1,0 +1,131 @@
+"""Draining the outbox to SMTP and Maildir: retries, dead rows, stable Message-IDs."""
+
+import asyncio
+import mailbox
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from support.mail import MailServer
+from support.pipeline import Harness, example
+
+from gateway.config import SmtpSettings
+from gateway.delivery.dispatch import Dispatcher
+from gateway.delivery.senders import MaildirSender, PermanentFailure, SmtpSender, TemporaryFailure
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    opened = Harness.open(f"sqlite:///{tmp_path}/gateway.db", tmp_path / "state")
+    yield opened
+    opened.close()
+
+
+def dispatcher(harness: Harness, sender: object, attempts: int = 3) -> Dispatcher:
+    return Dispatcher(harness.database, "email", sender, attempts=attempts,  # type: ignore[arg-type]
+                      backoff_s_max=1, now=lambda: harness.clock[0],
+                      temporary=TemporaryFailure, permanent=PermanentFailure)
+
+
+def advance(harness: Harness, seconds: float) -> None:
+    harness.clock[0] += timedelta(seconds=seconds)
+
+
+def statuses(harness: Harness) -> list[tuple[str, int]]:
+    rows = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT status, attempts FROM outbox WHERE channel = 'email' ORDER BY id"))
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def test_temporary_failures_are_retried_with_the_same_message_id(
+    harness: Harness, mail_server: MailServer
+) -> None:
+    """A 451 is retried after a backoff; the email that finally goes is byte for byte the one
+    queued, so its Message-ID is the same on every attempt."""
+    harness.submit(example("declaration.xml"))
+    queued = harness.scalar("SELECT header_message_id FROM outbox WHERE channel = 'email'")
+    mail_server.handler.failures.append("451 4.3.0 try again later")
+    sender = SmtpSender(SmtpSettings(url=mail_server.url, start_tls=False))
+    loop = dispatcher(harness, sender)
+
+    async def scenario() -> None:
+        next_due = await loop.drain_once()
+        assert next_due is not None and next_due > harness.clock[0]
+        assert statuses(harness) == [("pending", 1)]
+        advance(harness, 5)
+        await loop.drain_once()
+        await sender.close()
+
+    asyncio.run(scenario())
+    assert statuses(harness) == [("delivered", 2)]
+    delivered = mail_server.wait_for(1)[0].message
+    assert delivered["Message-ID"] == queued
+
+
+def test_permanent_failure_marks_the_row_dead_and_others_still_go(
+    harness: Harness, mail_server: MailServer
+) -> None:
+    """A 550 kills that delivery at once; the next row is delivered."""
+    harness.submit(example("declaration.xml"))
+    harness.submit(example("declaration-contract.xml"))
+    mail_server.handler.failures.append("550 5.1.1 no such user")
+    sender = SmtpSender(SmtpSettings(url=mail_server.url, start_tls=False))
+
+    async def scenario() -> None:
+        await dispatcher(harness, sender).drain_once()
+        await sender.close()
+
+    asyncio.run(scenario())
+    assert statuses(harness) == [("dead", 1), ("delivered", 1)]
+
+
+def test_attempts_run_out_when_the_server_is_down(harness: Harness) -> None:
+    """Connection refused is temporary; after `attempts` tries the row is dead."""
+    harness.submit(example("declaration.xml"))
+    sender = SmtpSender(SmtpSettings(url="smtp://127.0.0.1:1", start_tls=False))
+    loop = dispatcher(harness, sender, attempts=2)
+
+    async def scenario() -> None:
+        for _ in range(2):
+            await loop.drain_once()
+            advance(harness, 60)
+
+    asyncio.run(scenario())
+    assert statuses(harness) == [("dead", 2)]
+
+
+def test_maildir_default_receives_the_email(harness: Harness, tmp_path: Path) -> None:
+    """Without an SMTP url, every email lands in the Maildir; delivery stops the clock."""
+    harness.submit(example("declaration.xml"))
+    directory = tmp_path / "state" / "mail"
+    asyncio.run(dispatcher(harness, MaildirSender(directory)).drain_once())
+    messages = list(mailbox.Maildir(directory, create=False))
+    assert len(messages) == 1
+    assert messages[0]["Subject"] == "[CARM] Accepted: declaration 12345000001235/1"
+    assert harness.scalar("SELECT clock_stopped_at FROM inbox") is not None
+
+
+def test_a_waiting_recipient_does_not_hold_back_another(harness: Harness) -> None:
+    """First come first served per recipient: a row waiting for its retry holds only its own
+    recipient's later rows."""
+    harness.submit(example("declaration.xml"))
+    harness.submit(example("appeal.xml"))
+    harness.database.transaction_sync(lambda tx: tx.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE id = (SELECT MIN(id) FROM outbox"
+        " WHERE channel = 'email')",
+        ((datetime(2030, 1, 1, tzinfo=UTC)).isoformat(),)))
+    delivered: list[str] = []
+
+    class Recorder:
+        async def ready(self) -> None:
+            return None
+
+        async def send(self, row: object) -> None:
+            delivered.append(row.recipient)  # type: ignore[attr-defined]
+
+    asyncio.run(dispatcher(harness, Recorder()).drain_once())
+    assert delivered == ["accounts@importer.example"]
+    held = harness.scalar("SELECT COUNT(*) FROM outbox WHERE channel = 'email'"
+                          " AND status = 'pending' AND recipient = 'edi@broker42.example'")
+    assert held == 2, "the broker's later row waits behind its earlier one"
