@@ -8,8 +8,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.mail import MailServer, running_mail_server  # noqa: E402
-from support.peers import Broker, running_broker  # noqa: E402
+from support.mail import MailServer, running_mail_server
+from support.peers import Broker, running_broker
 
 
 @pytest.fixture

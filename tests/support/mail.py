@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.controller import Controller
-
 from support.peers import free_port
 
 
