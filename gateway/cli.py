@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from gateway import __version__
 from gateway.commands import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, UsageError
@@ -67,15 +68,25 @@ def explicit_config(option: str | None) -> bool:
     return find_config_path(option, os.environ)[1]
 
 
+def without_credentials(url: str) -> str:
+    """The URL with any `user:password@` removed, for printing and logging."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def _check_config(config: Config) -> int:
     registry = load_registry(config.partners_file)
     source = config.source or "embedded defaults"
     print(f"configuration: {source}")
     print(f"partner registry: {config.partners_file} ({len(registry.senders)} senders, "
           f"{len(registry.accounts)} accounts)")
-    print(f"database: {config.database_url}")
-    print(f"mqtt: {config.mqtt.url.split('@')[-1]}")
-    print(f"mail: {config.smtp.url.split('@')[-1] if config.smtp.url else 'Maildir'}")
+    print(f"database: {without_credentials(config.database_url)}")
+    print(f"mqtt: {without_credentials(config.mqtt.url)}")
+    print(f"mail: {without_credentials(config.smtp.url) if config.smtp.url else 'Maildir'}")
     return EXIT_OK
 
 

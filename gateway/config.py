@@ -193,7 +193,8 @@ def _check_types(raw: Mapping[str, Any]) -> None:
             expected = _SCHEMA[section].get(key)
             if expected is None:
                 raise ConfigError(f"unknown key [{section}] {key}")
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            allowed = expected if isinstance(expected, tuple) else (expected,)
+            if not isinstance(value, expected) or (isinstance(value, bool) and bool not in allowed):
                 raise ConfigError(f"[{section}] {key} has the wrong type: {value!r}")
 
 
@@ -236,7 +237,10 @@ def _rates(items: list[Any]) -> tuple[InterestRate, ...]:
             raise ConfigError("[[billing.rate]] needs exactly `from` (a date) and `percent`")
         starts_on = item["from"]
         if isinstance(starts_on, str):
-            starts_on = date.fromisoformat(starts_on)
+            try:
+                starts_on = date.fromisoformat(starts_on)
+            except ValueError:
+                raise ConfigError(f"[[billing.rate]] from is not a date: {starts_on!r}") from None
         if not isinstance(starts_on, date):
             raise ConfigError(f"[[billing.rate]] from is not a date: {starts_on!r}")
         rates.append(InterestRate(starts_on, _decimal("billing.rate", "percent", item["percent"])))
@@ -286,10 +290,13 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
         raise ConfigError(f"[database] url must be sqlite:/// or postgresql://: {database_url}")
     smtp = section["smtp"]
     operators = smtp.get("operators", "root@localhost")
+    listed = [operators] if isinstance(operators, str) else operators
+    if not listed or not all(isinstance(item, str) and "@" in item for item in listed):
+        raise ConfigError(f"[smtp] operators must be one address or a list of them: {operators!r}")
     smtp_settings = SmtpSettings(
         url=smtp.get("url", ""),
         sender=smtp.get("from", "carm-gateway@localhost"),
-        operators=(operators,) if isinstance(operators, str) else tuple(map(str, operators)),
+        operators=tuple(listed),
         domain=smtp.get("domain", "localhost"),
         start_tls=smtp.get("start_tls", True),
         password_file=_optional_path(smtp.get("password_file")),

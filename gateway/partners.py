@@ -88,6 +88,10 @@ def parse_registry(raw: dict[str, Any]) -> Registry:
     unknown = set(raw) - {"sender", "account"}
     if unknown:
         raise ConfigError(f"unknown tables {sorted(unknown)}; expected [[sender]] and [[account]]")
+    for table in ("sender", "account"):
+        items = raw.get(table, [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ConfigError(f"{table} must be written as [[{table}]] tables")
     senders: dict[str, Sender] = {}
     for item in raw.get("sender", []):
         sender = _sender(item)

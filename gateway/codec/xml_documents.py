@@ -133,6 +133,14 @@ class _Reader:
         return str(self.element.get(name, ""))
 
 
+DEFAULT_GST_RATE = Decimal(5)
+
+
+def _default(value: Decimal | None, default: Decimal) -> Decimal:
+    """The value when given (0 included), else the default."""
+    return default if value is None else value
+
+
 def _boolean(text: str) -> bool:
     return text in ("true", "1")
 
@@ -159,8 +167,8 @@ def _line(reader: _Reader) -> DeclarationLine:
         unit=quantity.attribute("unit"),
         value=Decimal(reader.text("Value")),
         duty_rate=Decimal(reader.text("DutyRate")),
-        excise_tax=reader.optional("ExciseTax", Decimal) or Decimal("0"),
-        gst_rate=reader.optional("GSTRate", Decimal) or Decimal("5"),
+        excise_tax=_default(reader.optional("ExciseTax", Decimal), Decimal(0)),
+        gst_rate=_default(reader.optional("GSTRate", Decimal), DEFAULT_GST_RATE),
         reason_code=reader.optional("ReasonCode", str),
     )
 

@@ -16,7 +16,6 @@ _PROLOG_DECLARATION = re.compile(rb"<\?xml\s[^>]*?\?>", re.DOTALL)
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_PROLOG_SCAN_LIMIT_BYTES = 64 * 1024
 
 
 class XmlRefused(Exception):
@@ -42,7 +41,7 @@ def _parser() -> etree.XMLParser:
 def _doctype_offset(payload: bytes) -> int | None:
     """Offset of a `<!DOCTYPE` in the prolog (before the root element), if any."""
     position = 0
-    limit = min(len(payload), _PROLOG_SCAN_LIMIT_BYTES)
+    limit = len(payload)  # the whole prolog: the payload is already bounded by the size limit
     while position < limit:
         if payload[position] in b" \t\r\n":
             position += 1
@@ -85,9 +84,10 @@ def check_encoding(payload: bytes) -> Problem | None:
 
 def parse(payload: bytes) -> etree._Element:
     """Parse a document under the hardened rules, or raise XmlRefused."""
-    doctype = _doctype_offset(payload.removeprefix(_UTF8_BOM))
+    body = payload.removeprefix(_UTF8_BOM)
+    doctype = _doctype_offset(body)
     if doctype is not None:
-        line = _line_at(payload, doctype)
+        line = _line_at(body, doctype)
         raise XmlRefused([problem("XML002", "DOCTYPE or entity declaration", line=line)])
     encoding_problem = check_encoding(payload)
     if encoding_problem is not None:

@@ -1,12 +1,15 @@
 """Assessment arithmetic (CONTRACT section 4): duty, excise and GST of a declaration."""
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from gateway.codec.messages import Declaration, DeclarationLine, Totals
 from gateway.money import round_cents
 
 HUNDRED = Decimal(100)
+ARITHMETIC_PRECISION_DIGITS = 80
+"""Enough for the schema's largest amounts times its largest rates without a hidden rounding:
+only the contract's roundings to cents happen."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,12 @@ class LineAssessment:
 
 
 def assess_line(line: DeclarationLine, exchange_rate: Decimal) -> LineAssessment:
+    with localcontext() as context:
+        context.prec = ARITHMETIC_PRECISION_DIGITS
+        return _assess_line(line, exchange_rate)
+
+
+def _assess_line(line: DeclarationLine, exchange_rate: Decimal) -> LineAssessment:
     value_for_duty = round_cents(line.value * exchange_rate)
     duty = round_cents(value_for_duty * line.duty_rate / HUNDRED)
     excise_tax = round_cents(line.excise_tax)

@@ -78,8 +78,9 @@ def federal_holidays(year: int) -> dict[date, str]:
         if kept:
             days[day] = _NAME_SEPARATOR.join(kept)
     # The package files Easter Monday under no Canadian category; it is never moved.
-    good_friday = next(day for day, name in days.items() if "Good Friday" in name)
-    days[good_friday + timedelta(days=3)] = "Easter Monday"
+    good_friday = next((day for day, name in days.items() if "Good Friday" in name), None)
+    if good_friday is not None:
+        days[good_friday + timedelta(days=3)] = "Easter Monday"
     return days
 
 

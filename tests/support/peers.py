@@ -1,5 +1,6 @@
 """Real peers for the tests: a mosquitto on a free loopback port, the daemon as a process."""
 
+import getpass
 import os
 import shutil
 import signal
@@ -35,6 +36,8 @@ def wait_for_port(port: int, timeout_s: float = START_TIMEOUT_S) -> None:
 MOSQUITTO_CONFIG = """\
 listener {port} 127.0.0.1
 allow_anonymous true
+# as root, mosquitto would switch to its own user, which cannot write the test's directory
+user {user}
 persistence true
 persistence_location {directory}/
 autosave_interval 1
@@ -56,7 +59,8 @@ class Broker:
 
     def start(self) -> None:
         config = self.directory / "mosquitto.conf"
-        config.write_text(MOSQUITTO_CONFIG.format(port=self.port, directory=self.directory))
+        config.write_text(MOSQUITTO_CONFIG.format(port=self.port, directory=self.directory,
+                                                  user=getpass.getuser()))
         self.process = subprocess.Popen(["mosquitto", "-c", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
