@@ -15,6 +15,7 @@ import structlog
 
 from gateway.codec.messages import Kind
 from gateway.config import Config
+from gateway.delivery.alerts import queue_alert
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import (
     MaildirSender,
@@ -28,8 +29,10 @@ from gateway.partners import Registry, load_registry
 from gateway.processing import Processor
 from gateway.standards.calendar import BusinessCalendar
 from gateway.standards.deadlines import respond_by
+from gateway.standards.escalation import ESCALATION_INTERVAL_S, Escalator
 from gateway.store.database import Database, StoreUnavailable, Tx, open_database
 from gateway.store.journal import Arrival, Journalled, journal
+from gateway.store.outbox import OutboxRow
 from gateway.systemd import notify
 from gateway.transport.mqtt import AckHandle, Link
 
@@ -114,15 +117,16 @@ class Gateway:
         self.mqtt_dispatcher = Dispatcher(
             self.database, "mqtt", MqttSender(self.link), attempts=retries.attempts,
             backoff_s_max=retries.backoff_s_max, now=now, temporary=TemporaryFailure,
-            permanent=PermanentFailure,
+            permanent=PermanentFailure, on_dead=self._alert_dead_delivery,
         )
         email_sender = (SmtpSender(config.smtp) if config.smtp.url
                         else MaildirSender(mail_directory(config)))
         self.email_dispatcher = Dispatcher(
             self.database, "email", email_sender, attempts=retries.attempts,
             backoff_s_max=retries.backoff_s_max, now=now, temporary=TemporaryFailure,
-            permanent=PermanentFailure,
+            permanent=PermanentFailure, on_dead=self._alert_dead_delivery,
         )
+        self.escalator = Escalator(config, self.calendar)
         self.email_sender = email_sender
 
     async def _process_loop(self) -> None:
@@ -133,6 +137,22 @@ class Gateway:
             while await self.processor.run_pending():
                 self.mqtt_dispatcher.wakeup.set()
                 self.email_dispatcher.wakeup.set()
+
+    def _alert_dead_delivery(self, tx: Tx, row: OutboxRow, error: str, now: datetime) -> None:
+        """A delivery that will never go is reported to the operators (not an alert itself:
+        the log event and the metric are the channel of last resort)."""
+        if row.purpose == "alert":
+            return
+        text = (f"The {row.channel} delivery {row.id} to {row.recipient} is dead after "
+                f"{row.attempts + 1} attempts.\nLast error: {error}\n")
+        queue_alert(tx, self.config, key=f"dead-delivery:{row.id}",
+                    subject=f"Dead {row.channel} delivery to {row.recipient}", text=text, now=now)
+
+    async def _escalation_loop(self) -> None:
+        while True:
+            await self.database.transaction(lambda tx: self.escalator.escalate(tx, self.now()))
+            self.email_dispatcher.wakeup.set()
+            await asyncio.sleep(ESCALATION_INTERVAL_S)
 
     async def _announce_ready(self) -> None:
         await self.link.subscribed.wait()
@@ -152,6 +172,7 @@ class Gateway:
                     group.create_task(self._process_loop(), name="processing"),
                     group.create_task(self.mqtt_dispatcher.run(), name="delivery-mqtt"),
                     group.create_task(self.email_dispatcher.run(), name="delivery-email"),
+                    group.create_task(self._escalation_loop(), name="escalation"),
                     group.create_task(self._announce_ready(), name="ready"),
                 ]
                 await stop.wait()

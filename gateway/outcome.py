@@ -33,8 +33,9 @@ class Outcome:
 
     @property
     def final(self) -> bool:
-        """Every status but `deferred` stops a declaration's or payment's clock."""
-        return self.status != "deferred"
+        """Whether delivering this outcome stops the message's clock: not when `deferred`
+        (a final answer follows), nor when `received` (the case's own steps stop it)."""
+        return self.status not in ("deferred", "received")
 
     def with_problem(self, extra: Problem) -> "Outcome":
         return replace(self, problems=(*self.problems, extra))

@@ -6,6 +6,7 @@ message goes to the dead-letter store with GW001 and the status `deferred`.
 """
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity import wait_random_exponential as wait_jittered
 
+from gateway import metrics
 from gateway.codec.acknowledgement import render_acknowledgement
 from gateway.codec.classify import scan_kind
 from gateway.config import Config
@@ -72,9 +74,14 @@ class Processor:
                 retry=retry_if_exception_type(StoreUnavailable),
                 reraise=True,
             )
+            started = time.perf_counter()
             async for attempt in retrying:
                 with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        metrics.RETRIES.inc()
                     outcome = await self.database.transaction(work)
+            metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+            metrics.MESSAGES.labels(outcome.kind, outcome.status).inc()
             crash_point("after-handler-commit")
             log.info("message processed", status=outcome.status,
                      codes=[p.code for p in outcome.problems])
@@ -82,6 +89,7 @@ class Processor:
             log.exception("message deferred", error=type(error).__name__)
             failure = error
             await self.database.transaction(lambda tx: self._defer(tx, entry, failure))
+            metrics.MESSAGES.labels(entry.kind, "deferred").inc()
         finally:
             structlog.contextvars.unbind_contextvars("inbox_id", "sender", "message_id", "kind")
 

@@ -1,4 +1,9 @@
-"""Draining the outbox, one loop per channel: first come first served, retried, never stuck."""
+"""Draining the outbox, one loop per channel: first come first served, retried, never stuck.
+
+Due rows are grouped by recipient; each recipient's rows go in order, and up to
+`concurrency` recipients are served at once, so one partner's backlog or one stalled
+conversation does not hold the others.
+"""
 
 import asyncio
 import contextlib
@@ -9,11 +14,13 @@ from typing import Protocol
 
 import structlog
 
-from gateway.store.database import Database
+from gateway import metrics
+from gateway.store.database import Database, Tx
 from gateway.store.outbox import Channel, OutboxRow, backoff, due_rows, mark_delivered, mark_failed
 
 log = structlog.get_logger("gateway.delivery")
 IDLE_WAKE_S = 60.0
+RECIPIENTS_AT_ONCE = 4
 
 
 class Sender(Protocol):
@@ -22,10 +29,18 @@ class Sender(Protocol):
     async def send(self, row: OutboxRow) -> None: ...
 
 
+DeadHook = Callable[[Tx, OutboxRow, str, datetime], None]
+
+
+def _no_hook(tx: Tx, row: OutboxRow, error: str, now: datetime) -> None:
+    return None
+
+
 class Dispatcher:
     def __init__(self, database: Database, channel: Channel, sender: Sender, *,
                  attempts: int, backoff_s_max: float, now: Callable[[], datetime],
-                 temporary: type[Exception], permanent: type[Exception]) -> None:
+                 temporary: type[Exception], permanent: type[Exception],
+                 on_dead: DeadHook = _no_hook, concurrency: int = RECIPIENTS_AT_ONCE) -> None:
         self.database = database
         self.channel = channel
         self.sender = sender
@@ -34,15 +49,16 @@ class Dispatcher:
         self.now = now
         self.temporary = temporary
         self.permanent = permanent
+        self.on_dead = on_dead
+        self.concurrency = asyncio.Semaphore(concurrency)
         self.wakeup = asyncio.Event()
 
     async def run(self) -> None:
         while True:
             next_due = await self.drain_once()
-            if next_due is None:
-                timeout = IDLE_WAKE_S
-            else:
-                timeout = max(0.05, (next_due - self.now()).total_seconds())
+            timeout = IDLE_WAKE_S
+            if next_due is not None:
+                timeout = min(IDLE_WAKE_S, max(0.05, (next_due - self.now()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)
             self.wakeup.clear()
@@ -55,28 +71,52 @@ class Dispatcher:
             )
             if not rows:
                 return next_due
+            by_recipient: dict[str, list[OutboxRow]] = {}
             for row in rows:
-                await self.sender.ready()
-                await self._deliver(row)
+                by_recipient.setdefault(row.recipient, []).append(row)
+            await self.sender.ready()
+            async with asyncio.TaskGroup() as group:
+                for recipient, queue in by_recipient.items():
+                    group.create_task(self._serve(queue), name=f"deliver-{recipient}")
 
-    async def _deliver(self, row: OutboxRow) -> None:
+    async def _serve(self, queue: list[OutboxRow]) -> None:
+        """One recipient's rows in order; a failure holds the rest until its retry."""
+        async with self.concurrency:
+            for row in queue:
+                if not await self._deliver(row):
+                    return
+
+    async def _deliver(self, row: OutboxRow) -> bool:
         try:
             await self.sender.send(row)
         except self.permanent as error:
             await self._failed(row, str(error), dead=True)
-            return
+            return True
         except self.temporary as error:
-            await self._failed(row, str(error), dead=row.attempts + 1 >= self.attempts)
-            return
+            dead = row.attempts + 1 >= self.attempts
+            await self._failed(row, str(error), dead=dead)
+            return dead
         now = self.now()
         await self.database.transaction(lambda tx: mark_delivered(tx, row.id, now))
+        metrics.DELIVERIES.labels(self.channel, "delivered").inc()
         log.info("delivered", channel=self.channel, outbox_id=row.id, attempt=row.attempts + 1)
+        return True
 
     async def _failed(self, row: OutboxRow, error: str, *, dead: bool) -> None:
-        retry_at = self.now() + backoff(row.attempts, self.backoff_s_max, random.random())  # noqa: S311
-        await self.database.transaction(
-            lambda tx: mark_failed(tx, row.id, error, dead=dead, retry_at=retry_at)
-        )
-        event = "delivery dead" if dead else "delivery failed, will retry"
-        log.warning(event, channel=self.channel, outbox_id=row.id, attempt=row.attempts + 1,
-                    error=error)
+        now = self.now()
+        retry_at = now + backoff(row.attempts, self.backoff_s_max, random.random())  # noqa: S311
+
+        def record(tx: Tx) -> None:
+            mark_failed(tx, row.id, error, dead=dead, retry_at=retry_at)
+            if dead:
+                self.on_dead(tx, row, error, now)
+
+        await self.database.transaction(record)
+        metrics.DELIVERIES.labels(self.channel, "dead" if dead else "retry").inc()
+        if dead:
+            log.error("delivery dead", channel=self.channel, outbox_id=row.id,
+                      recipient=row.recipient, attempt=row.attempts + 1, error=error)
+        else:
+            metrics.RETRIES.inc()
+            log.warning("delivery failed, will retry", channel=self.channel, outbox_id=row.id,
+                        attempt=row.attempts + 1, error=error, retry_at=retry_at.isoformat())

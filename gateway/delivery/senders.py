@@ -19,6 +19,8 @@ from gateway.store.outbox import OutboxRow
 from gateway.transport.mqtt import Link, LinkDown
 
 SMTP_TIMEOUT_S = 30.0
+SMTP_POOL_SIZE = 4
+"""Connections kept open to the SMTP server: one stalled conversation holds only one."""
 
 
 class TemporaryFailure(Exception):
@@ -69,9 +71,10 @@ class MaildirSender:
 
 
 class SmtpSender:
-    """aiosmtplib over one reused connection; STARTTLS or implicit TLS as configured."""
+    """aiosmtplib over a small pool of reused connections; STARTTLS or implicit TLS."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, *, pool_size: int = SMTP_POOL_SIZE,
+                 timeout_s: float = SMTP_TIMEOUT_S) -> None:
         parts = urlsplit(settings.url)
         self.settings = settings
         self.implicit_tls = parts.scheme == "smtps"
@@ -81,15 +84,18 @@ class SmtpSender:
         password = unquote(parts.password) if parts.password else None
         if settings.password_file is not None:
             password = settings.password_file.read_text(encoding="utf-8").strip()
-        self.password = password
-        self._client: aiosmtplib.SMTP | None = None
+        self._password = password
+        self.timeout_s = timeout_s
+        self._slots = asyncio.Semaphore(pool_size)
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    def __repr__(self) -> str:
+        return f"SmtpSender({self.host}:{self.port}, tls={self.implicit_tls})"
 
     async def ready(self) -> None:
         return None
 
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
+    async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
@@ -97,36 +103,47 @@ class SmtpSender:
             start_tls=False if self.implicit_tls else self.settings.start_tls,
             tls_context=ssl.create_default_context(),
             username=self.username,
-            password=self.password,
-            timeout=SMTP_TIMEOUT_S,
+            password=self._password,
+            timeout=self.timeout_s,
         )
         await client.connect()
-        self._client = client
         return client
+
+    async def _take(self) -> aiosmtplib.SMTP:
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+        return await self._connect()
 
     async def send(self, row: OutboxRow) -> None:
         recipients = [address for _, address in getaddresses([row.recipient]) if address]
-        try:
-            client = await self._connected()
-            await client.sendmail(self.settings.sender, recipients, row.payload)
-        except aiosmtplib.SMTPResponseException as error:
-            await self._drop()
-            failure = PermanentFailure if error.code >= 500 else TemporaryFailure
-            raise failure(f"smtp {error.code}: {error.message}") from error
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            await self._drop()
-            raise TemporaryFailure(f"smtp: {error}") from error
-
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):  # it is broken already
-                client.close()
+        async with self._slots:
+            client: aiosmtplib.SMTP | None = None
+            try:
+                client = await self._take()
+                await client.sendmail(self.settings.sender, recipients, row.payload)
+            except aiosmtplib.SMTPResponseException as error:
+                _discard(client)
+                failure = PermanentFailure if error.code >= 500 else TemporaryFailure
+                raise failure(f"smtp {error.code}: {error.message}") from error
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                _discard(client)
+                raise TemporaryFailure(f"smtp: {type(error).__name__}: {error}") from error
+            self._idle.append(client)
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except aiosmtplib.SMTPException:
-                client.close()
+        idle, self._idle = self._idle, []
+        for client in idle:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    client.close()
+
+
+def _discard(client: aiosmtplib.SMTP | None) -> None:
+    """Close a connection that failed; a new one is made for the next message."""
+    if client is not None:
+        with contextlib.suppress(Exception):  # it is broken already
+            client.close()

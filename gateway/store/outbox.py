@@ -7,13 +7,15 @@ from typing import Literal
 from gateway.store.database import Tx
 
 Channel = Literal["mqtt", "email"]
+Purpose = Literal["outcome", "alert", "case-step", "statement"]
 FETCH_LIMIT_ROWS = 200
 
 
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
-    outcome_id: int
+    outcome_id: int | None
+    purpose: Purpose
     channel: Channel
     recipient: str
     payload: bytes
@@ -33,14 +35,15 @@ class Delivery:
     header_message_id: str | None = None
 
 
-def enqueue(tx: Tx, outcome_id: int, final: bool, deliveries: list[Delivery],
-            now: datetime) -> None:
+def enqueue(tx: Tx, outcome_id: int | None, final: bool, deliveries: list[Delivery],
+            now: datetime, purpose: Purpose = "outcome") -> None:
+    """Queue deliveries; `final` says whether delivering them stops the message's clock."""
     for delivery in deliveries:
         tx.execute(
-            "INSERT INTO outbox (outcome_id, channel, recipient, payload, correlation_data,"
-            " header_message_id, final, status, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-            (outcome_id, delivery.channel, delivery.recipient, delivery.payload,
+            "INSERT INTO outbox (outcome_id, purpose, channel, recipient, payload,"
+            " correlation_data, header_message_id, final, status, next_attempt_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (outcome_id, purpose, delivery.channel, delivery.recipient, delivery.payload,
              delivery.correlation_data, delivery.header_message_id, int(final), now.isoformat(),
              now.isoformat()),
         )
@@ -54,7 +57,7 @@ def due_rows(tx: Tx, channel: Channel, now: datetime) -> tuple[list[OutboxRow], 
     """
     rows = tx.all(
         "SELECT id, outcome_id, channel, recipient, payload, correlation_data,"
-        " header_message_id, attempts, next_attempt_at FROM outbox"
+        " header_message_id, attempts, next_attempt_at, purpose FROM outbox"
         " WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?",
         (channel, FETCH_LIMIT_ROWS),
     )
@@ -71,7 +74,8 @@ def due_rows(tx: Tx, channel: Channel, now: datetime) -> tuple[list[OutboxRow], 
             next_due = at if next_due is None else min(next_due, at)
             continue
         due.append(OutboxRow(
-            id=int(row[0]), outcome_id=int(row[1]), channel=channel, recipient=recipient,
+            id=int(row[0]), outcome_id=None if row[1] is None else int(row[1]),
+            purpose=row[9], channel=channel, recipient=recipient,
             payload=bytes(row[4]), correlation_data=None if row[5] is None else bytes(row[5]),
             header_message_id=None if row[6] is None else str(row[6]), attempts=int(row[7]),
         ))
@@ -85,8 +89,7 @@ def mark_delivered(tx: Tx, outbox_id: int, now: datetime) -> None:
         " WHERE id = ?", (now.isoformat(), outbox_id),
     )
     tx.execute(
-        "UPDATE inbox SET clock_stopped_at = ? WHERE clock_stopped_at IS NULL"
-        " AND kind NOT IN ('appeal', 'account-request') AND id = ("
+        "UPDATE inbox SET clock_stopped_at = ? WHERE clock_stopped_at IS NULL AND id = ("
         "  SELECT outcomes.inbox_id FROM outbox JOIN outcomes ON outcomes.id = outbox.outcome_id"
         "  WHERE outbox.id = ? AND outbox.final = 1)",
         (now.isoformat(), outbox_id),

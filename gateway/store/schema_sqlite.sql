@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS inbox (
     received_at TEXT NOT NULL,
     respond_by TEXT NOT NULL,
     clock_stopped_at TEXT,
+    clock_paused_s INTEGER NOT NULL DEFAULT 0,
+    escalated_at TEXT,
+    missed_at TEXT,
     status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'deferred')),
     attempts INTEGER NOT NULL DEFAULT 0,
     instance TEXT NOT NULL
@@ -49,7 +52,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS outcomes_current ON outcomes (inbox_id) WHERE 
 -- The transactional outbox: one row per channel and recipient of each outcome.
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
-    outcome_id INTEGER NOT NULL REFERENCES outcomes (id),
+    outcome_id INTEGER REFERENCES outcomes (id),
+    purpose TEXT NOT NULL DEFAULT 'outcome' CHECK (purpose IN ('outcome', 'alert', 'case-step', 'statement')),
     channel TEXT NOT NULL CHECK (channel IN ('mqtt', 'email')),
     recipient TEXT NOT NULL,
     payload BLOB NOT NULL,
@@ -142,7 +146,11 @@ CREATE TABLE IF NOT EXISTS cases (
     status TEXT NOT NULL,
     opened_at TEXT NOT NULL,
     respond_by TEXT NOT NULL,
-    clock_stopped_at TEXT
+    clock_stopped_at TEXT,
+    info_requested_at TEXT,
+    decided_at TEXT,
+    outcome TEXT,
+    decided_amount_cents INTEGER
 );
 CREATE INDEX IF NOT EXISTS cases_reference ON cases (importer_account, subtype, reference);
 

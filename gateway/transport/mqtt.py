@@ -21,6 +21,7 @@ import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway import metrics
 from gateway.config import MqttSettings
 from gateway.store.journal import Arrival
 
@@ -214,10 +215,12 @@ class Link:
                 await client.subscribe(inbound_topic(self.settings.group), qos=1)
                 self.connected.set()
                 self.subscribed.set()
+                metrics.BROKER_CONNECTED.set(1)
                 log.info("broker connected", topic=inbound_topic(self.settings.group))
                 yield connection
             finally:
                 connection.open = False
+                metrics.BROKER_CONNECTED.set(0)
                 self._connection = None
                 self.connected.clear()
                 self.subscribed.clear()
