@@ -46,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--password-file", metavar="F", type=Path)
     submit.add_argument("--timeout", type=float, default=30.0, metavar="S")
     submit.add_argument("--json", action="store_true", help="print JSON")
+    sla = command("sla", "service-standard compliance")
+    sla_commands = sla.add_subparsers(dest="sla_command", required=True, metavar="SUBCOMMAND")
+    report = sla_commands.add_parser("report", help="compliance per kind, period and sender")
+    _add_config_option(report, argparse.SUPPRESS)
+    report.add_argument("--from", dest="first", required=True, metavar="DATE")
+    report.add_argument("--to", dest="last", required=True, metavar="DATE")
+    report.add_argument("--chart", type=Path, metavar="FILE",
+                        help="write daily compliance as an HTML or SVG chart")
+    report.add_argument("--json", action="store_true", help="print JSON")
     due = command("due", "the service-standard deadline of a message received at a time")
     due.add_argument("--kind", required=True)
     due.add_argument("--received", required=True, metavar="ISO-TIME")
@@ -117,6 +126,11 @@ def dispatch(arguments: argparse.Namespace) -> int:
         from gateway.commands.due import due  # noqa: PLC0415
 
         return due(config, arguments.kind, parse_moment(arguments.received), arguments.json)
+    if arguments.command == "sla":
+        from gateway.commands.sla import parse_day, sla_report  # noqa: PLC0415
+
+        return sla_report(config, parse_day(arguments.first), parse_day(arguments.last),
+                          arguments.chart, arguments.json)
     if arguments.command == "submit":
         from gateway.commands.submit import submit  # noqa: PLC0415
 

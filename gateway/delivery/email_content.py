@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from html import escape
 from zoneinfo import ZoneInfo
 
 from gateway.codec.acknowledgement import utc_text
@@ -89,6 +90,44 @@ def body(outcome: Outcome, zone: ZoneInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
+def html_body(outcome: Outcome, zone: ZoneInfo) -> str:
+    """The same facts as the plain text, as a small HTML page (every value escaped)."""
+    rows = [
+        ("Acknowledgement", outcome.acknowledgement_id),
+        ("Your message", outcome.ref_message_id or "(no MessageID could be read)"),
+        ("Sender", outcome.sender),
+        ("Reference", outcome.reference or "-"),
+        ("Status", outcome.status),
+        ("Received", _local(outcome.received_at, zone)),
+    ]
+    if outcome.respond_by is not None:
+        rows.append(("Respond by", _local(outcome.respond_by, zone)))
+    if outcome.case_number:
+        rows.append(("Case number", outcome.case_number))
+    if outcome.assessment is not None:
+        rows += [
+            ("Duty", format_amount(outcome.assessment.duty)),
+            ("Excise tax", format_amount(outcome.assessment.excise_tax)),
+            ("GST", format_amount(outcome.assessment.gst)),
+            ("Total", format_amount(outcome.assessment.total)),
+        ]
+    if outcome.balance is not None:
+        rows.append(("Account balance", format_amount(outcome.balance)))
+    if outcome.payment_due is not None:
+        rows.append(("Payment due", outcome.payment_due.isoformat()))
+    cells = "".join(f"<tr><th align=\"left\">{escape(name)}</th><td>{escape(value)}</td></tr>"
+                    for name, value in rows)
+    problems = "".join(
+        f"<li><b>{escape(item.severity)} {escape(item.code)}</b>"
+        f"{escape(' at ' + item.path) if item.path else ''}: {escape(item.text)}"
+        f"<br>How to fix: {escape(CODES[item.code].fix) if item.code in CODES else ''}</li>"
+        for item in outcome.problems
+    )
+    listing = f"<h3>Problems</h3><ul>{problems}</ul>" if problems else ""
+    return (f"<html><body><h2>{escape(subject(outcome))}</h2><table>{cells}</table>{listing}"
+            "<p>Times are Eastern time.</p></body></html>\n")
+
+
 def render_email(outcome: Outcome, *, sender_address: str, recipient: str, message_id: str,
                  zone: ZoneInfo, now: datetime) -> bytes:
     message = EmailMessage()
@@ -99,4 +138,5 @@ def render_email(outcome: Outcome, *, sender_address: str, recipient: str, messa
     message["Message-ID"] = message_id
     message["X-CARM-Acknowledgement"] = _checked(outcome.acknowledgement_id)
     message.set_content(body(outcome, zone))
+    message.add_alternative(html_body(outcome, zone), subtype="html")
     return message.as_bytes()

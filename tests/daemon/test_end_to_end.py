@@ -61,7 +61,7 @@ def test_declaration_is_acknowledged_on_mqtt_and_by_email(
         assert email.recipients == ["edi@broker42.example"]
         message = email.message
         assert message["Subject"] == "[CARM] Accepted: declaration 12345000001235/1"
-        body = message.get_content()
+        body = message.get_body(("plain",)).get_content()
         assert "1093.07" in body and "Respond by:" in body
         assert message["Message-ID"].endswith("@localhost>")
 
@@ -73,7 +73,7 @@ def test_declaration_is_acknowledged_on_mqtt_and_by_email(
         assert text(again.payload, "a:AcknowledgementID") == text(ack, "a:AcknowledgementID")
         assert text(again.payload, "a:Balance") == "1093.07"
         second_email = mail_server.wait_for(2)[1].message
-        assert "DUP001" in second_email.get_content()
+        assert "DUP001" in second_email.get_body(("plain",)).get_content()
         assert second_email["Message-ID"] != message["Message-ID"]
     finally:
         listener.close()
@@ -94,7 +94,7 @@ def test_rejections_carry_codes_and_unregistered_senders_get_no_email(
         assert text(rejected, "a:Balance") is None
         email = mail_server.wait_for(1)[0].message
         assert email["Subject"].startswith("[CARM] Rejected: declaration")
-        assert "How to fix:" in email.get_content()
+        assert "How to fix:" in email.get_body(("plain",)).get_content()
 
         mosquitto_pub(broker, "carm/v1/in/NOBODY", EXAMPLES / "declaration-contract.xml")
         unregistered = listener.wait_for(2)[1]

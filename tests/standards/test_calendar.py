@@ -315,3 +315,21 @@ def test_calendar_days_are_elapsed_hours(start: datetime, days: int) -> None:
     due = CALENDAR.add_calendar_days(start, days)
     assert (due - start).total_seconds() == days * 86_400
     assert due.tzinfo is UTC
+
+
+HOLIDAYS_2026_2030 = sorted(
+    day for year in range(2026, 2031) for day in CALENDAR._holidays(year)  # noqa: SLF001
+    if day.weekday() < 5
+)
+
+
+@pytest.mark.parametrize("holiday", HOLIDAYS_2026_2030, ids=str)
+def test_every_weekday_holiday_of_2026_to_2030_is_skipped(holiday: date) -> None:
+    """Received on a closed weekday at 10:00, one business day runs from the next opening
+    to that day's closing; two business days never end on a holiday."""
+    received = datetime.combine(holiday, time(10), tzinfo=EASTERN)
+    due = CALENDAR.add_business_days(received, 1).astimezone(EASTERN)
+    assert due.date() == CALENDAR.next_business_day(holiday)
+    assert due.time() == time(19)
+    later = CALENDAR.add_business_days(received, 2).astimezone(EASTERN)
+    assert CALENDAR.is_business_day(later.date())

@@ -1,8 +1,10 @@
 """aiosmtpd as the SMTP peer: keeps every message; can be told to fail on purpose."""
 
+import asyncio
 import email
 import email.message
 import email.policy
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from support.peers import free_port
 
 
@@ -31,16 +34,35 @@ class Received:
 class Handler:
     received: list[Received] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    """Answers to give, one per DATA, before accepting again (e.g. "451 try later")."""
+    """Answers to give, one per DATA, before accepting again (e.g. "451 try later");
+    "stall" waits `stall_s` without answering, "drop" keeps the message and hangs up."""
+    stall_s: float = 5.0
+    logins: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self.lock:
-            if self.failures:
-                return self.failures.pop(0)
+            failure = self.failures.pop(0) if self.failures else None
+        if failure == "stall":
+            await asyncio.sleep(self.stall_s)
+            return "451 4.4.2 too late"
+        if failure is not None and failure != "drop":
+            return failure
+        with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           bytes(envelope.original_content or envelope.content)))
+        if failure == "drop":
+            server.transport.close()
         return "250 OK"
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
+                     auth_data: Any) -> AuthResult:
+        login = getattr(auth_data, "login", b"")
+        password = getattr(auth_data, "password", b"")
+        if (login, password) == (b"gateway", b"s3cret"):
+            self.logins.append(login.decode())
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
 
 
 @dataclass
@@ -67,10 +89,22 @@ class MailServer:
 
 
 @contextmanager
-def running_mail_server() -> Iterator[MailServer]:
+def running_mail_server(*, starttls: ssl.SSLContext | None = None,
+                        implicit_tls: ssl.SSLContext | None = None) -> Iterator[MailServer]:
+    """Plain by default; with `starttls` it requires STARTTLS and authentication, with
+    `implicit_tls` it speaks TLS from the start and offers authentication."""
     handler = Handler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    options: dict[str, Any] = {}
+    if starttls is not None:
+        options = {"tls_context": starttls, "require_starttls": True,
+                   "authenticator": handler.authenticate, "auth_required": True}
+    if implicit_tls is not None:
+        # aiosmtpd only knows TLS it started itself; this connection is TLS from the start
+        # (so AUTH is offered without STARTTLS; the test checks that the client logged in)
+        options = {"ssl_context": implicit_tls, "authenticator": handler.authenticate,
+                   "auth_require_tls": False}
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield MailServer(port, handler)

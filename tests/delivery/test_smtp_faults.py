@@ -1,0 +1,138 @@
+"""SMTP delivery against a mail server that misbehaves, and over STARTTLS or implicit TLS."""
+
+import asyncio
+import ssl
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import trustme
+from support.mail import MailServer, running_mail_server
+from support.pipeline import Harness, example
+
+from gateway.config import SmtpSettings
+from gateway.delivery.dispatch import Dispatcher
+from gateway.delivery.senders import PermanentFailure, SmtpSender, TemporaryFailure
+
+ATTEMPTS = 4
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    opened = Harness.open(f"sqlite:///{tmp_path}/gateway.db", tmp_path / "state")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def certificate_authority(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
+    """A test CA that the client trusts (through SSL_CERT_FILE, as OpenSSL reads it)."""
+    authority = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    return authority
+
+
+def server_context(authority: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+def drain_until_settled(harness: Harness, sender: SmtpSender) -> None:
+    """Drain, moving the clock past each backoff, until no row is pending (bounded)."""
+    loop = Dispatcher(harness.database, "email", sender, attempts=ATTEMPTS, backoff_s_max=1,
+                      now=lambda: harness.clock[0], temporary=TemporaryFailure,
+                      permanent=PermanentFailure)
+
+    async def scenario() -> None:
+        for _ in range(3 * ATTEMPTS):
+            await loop.drain_once()
+            harness.clock[0] += timedelta(seconds=5)
+        await sender.close()
+
+    asyncio.run(scenario())
+
+
+def final_states(harness: Harness) -> set[str]:
+    rows = harness.database.transaction_sync(
+        lambda tx: tx.all("SELECT status FROM outbox WHERE channel = 'email'"))
+    return {str(row[0]) for row in rows}
+
+
+def queue_two(harness: Harness) -> None:
+    harness.submit(example("declaration.xml"))
+    harness.submit(example("invalid-dec001-declared-totals.xml"))
+
+
+@pytest.mark.parametrize("failure", ["421 4.3.2 shutting down", "451 4.3.0 try later", "stall"])
+def test_temporary_trouble_ends_delivered(harness: Harness, mail_server: MailServer,
+                                          failure: str) -> None:
+    """421, 451 and a stall past the timeout are retried; every email ends delivered, once."""
+    queue_two(harness)
+    mail_server.handler.failures.append(failure)
+    mail_server.handler.stall_s = 2.0
+    drain_until_settled(harness, SmtpSender(SmtpSettings(url=mail_server.url, start_tls=False),
+                                            timeout_s=0.5))
+    assert final_states(harness) == {"delivered"}
+    assert len(mail_server.received) == 2
+    assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 1
+
+
+def test_drop_after_data_gives_at_most_one_duplicate(harness: Harness,
+                                                     mail_server: MailServer) -> None:
+    """The server keeps the message and hangs up before answering: the retry sends it again,
+    with the same Message-ID; nothing is lost."""
+    queue_two(harness)
+    mail_server.handler.failures.append("drop")
+    drain_until_settled(harness, SmtpSender(SmtpSettings(url=mail_server.url, start_tls=False)))
+    assert final_states(harness) == {"delivered"}
+    ids = [received.message["Message-ID"] for received in mail_server.received]
+    assert len(ids) == 3 and len(set(ids)) == 2
+
+
+def test_refusal_after_all_attempts_is_dead(harness: Harness) -> None:
+    """Connection refused on every attempt: the rows end dead, not lost and not pending."""
+    queue_two(harness)
+    drain_until_settled(harness, SmtpSender(SmtpSettings(url="smtp://127.0.0.1:1",
+                                                         start_tls=False)))
+    assert final_states(harness) == {"dead"}
+
+
+def test_starttls_with_authentication(harness: Harness,
+                                      certificate_authority: trustme.CA) -> None:
+    """STARTTLS with a certificate checked against the trusted CA, then AUTH."""
+    with running_mail_server(starttls=server_context(certificate_authority)) as server:
+        harness.submit(example("declaration.xml"))
+        url = f"smtp://gateway:s3cret@127.0.0.1:{server.port}"
+        drain_until_settled(harness, SmtpSender(SmtpSettings(url=url, start_tls=True)))
+        assert final_states(harness) == {"delivered"}
+        assert server.handler.logins == ["gateway"]
+
+
+def test_implicit_tls_with_a_password_file(harness: Harness, tmp_path: Path,
+                                           certificate_authority: trustme.CA) -> None:
+    """smtps:// speaks TLS from the first byte; the password file wins over the URL."""
+    password_file = tmp_path / "smtp-password"
+    password_file.write_text("s3cret\n")
+    with running_mail_server(implicit_tls=server_context(certificate_authority)) as server:
+        harness.submit(example("declaration.xml"))
+        settings = SmtpSettings(url=f"smtps://gateway:wrong@127.0.0.1:{server.port}",
+                                password_file=password_file)
+        drain_until_settled(harness, SmtpSender(settings))
+        assert final_states(harness) == {"delivered"}
+        assert server.handler.logins == ["gateway"]
+
+
+def test_untrusted_certificate_is_refused(harness: Harness, tmp_path: Path,
+                                          certificate_authority: trustme.CA) -> None:
+    """Certificate checking is on: a server certificate from another CA is never trusted."""
+    stranger = trustme.CA()
+    with running_mail_server(starttls=server_context(stranger)) as server:
+        harness.submit(example("declaration.xml"))
+        url = f"smtp://gateway:s3cret@127.0.0.1:{server.port}"
+        drain_until_settled(harness, SmtpSender(SmtpSettings(url=url, start_tls=True)))
+        assert final_states(harness) == {"dead"}
+        assert server.received == []
