@@ -318,7 +318,7 @@ def test_calendar_days_are_elapsed_hours(start: datetime, days: int) -> None:
 
 
 HOLIDAYS_2026_2030 = sorted(
-    day for year in range(2026, 2031) for day in CALENDAR._holidays(year)  # noqa: SLF001
+    day for year in range(2026, 2031) for day in CALENDAR._holidays(year)
     if day.weekday() < 5
 )
 

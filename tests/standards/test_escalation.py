@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from support.pipeline import Harness, example
 
-from gateway.standards.escalation import Escalator, elapsed_percent
+from gateway.standards.calendar import BusinessCalendar, CalendarSettings
 from gateway.standards.deadlines import parse_standard
+from gateway.standards.escalation import Escalator, elapsed_percent
 
 EASTERN = "-05:00"
 
@@ -64,7 +65,7 @@ def test_a_stopped_clock_is_never_escalated(harness: Harness) -> None:
 
 def test_elapsed_share_of_a_calendar_window() -> None:
     """Calendar-day standards count elapsed time, across the end of daylight saving."""
-    from gateway.standards.calendar import BusinessCalendar, CalendarSettings
+
 
     calendar = BusinessCalendar(CalendarSettings())
     received = datetime.fromisoformat("2026-10-30T10:00:00-04:00")
