@@ -46,6 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--password-file", metavar="F", type=Path)
     submit.add_argument("--timeout", type=float, default=30.0, metavar="S")
     submit.add_argument("--json", action="store_true", help="print JSON")
+    ledger = command("ledger", "the importers' RM accounts")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True,
+                                            metavar="SUBCOMMAND")
+    ledger_balance = ledger_commands.add_parser("balance", help="what an account owes now")
+    ledger_balance.add_argument("account", metavar="ACCOUNT")
+    ledger_statement = ledger_commands.add_parser("statement", help="a statement of account")
+    ledger_statement.add_argument("account", metavar="ACCOUNT")
+    ledger_statement.add_argument("--period", required=True, metavar="YYYY-MM")
+    ledger_statement.add_argument("--format", default="text",
+                                  choices=("text", "xml", "html", "pdf"))
+    ledger_verify = ledger_commands.add_parser("verify", help="recompute and check everything")
+    for sub in (ledger_balance, ledger_verify):
+        sub.add_argument("--json", action="store_true", help="print JSON")
+    for sub in (ledger_balance, ledger_statement, ledger_verify):
+        _add_config_option(sub, argparse.SUPPRESS)
     sla = command("sla", "service-standard compliance")
     sla_commands = sla.add_subparsers(dest="sla_command", required=True, metavar="SUBCOMMAND")
     report = sla_commands.add_parser("report", help="compliance per kind, period and sender")
@@ -126,6 +141,15 @@ def dispatch(arguments: argparse.Namespace) -> int:
         from gateway.commands.due import due  # noqa: PLC0415
 
         return due(config, arguments.kind, parse_moment(arguments.received), arguments.json)
+    if arguments.command == "ledger":
+        from gateway.commands import ledger  # noqa: PLC0415
+
+        if arguments.ledger_command == "balance":
+            return ledger.balance(config, arguments.account, arguments.json)
+        if arguments.ledger_command == "statement":
+            return ledger.statement(config, arguments.account, arguments.period,
+                                    arguments.format)
+        return ledger.verify_ledger(config, arguments.json)
     if arguments.command == "sla":
         from gateway.commands.sla import parse_day, sla_report  # noqa: PLC0415
 

@@ -25,6 +25,7 @@ from gateway.delivery.senders import (
     TemporaryFailure,
 )
 from gateway.faults import crash_point
+from gateway.ledger.statement_run import STATEMENT_CHECK_INTERVAL_S, issue_due_statements
 from gateway.partners import Registry, load_registry
 from gateway.processing import Processor
 from gateway.standards.calendar import BusinessCalendar
@@ -154,6 +155,14 @@ class Gateway:
             self.email_dispatcher.wakeup.set()
             await asyncio.sleep(ESCALATION_INTERVAL_S)
 
+    async def _statement_loop(self) -> None:
+        while True:
+            issued = await self.database.transaction(lambda tx: issue_due_statements(
+                tx, self.config, self.registry, self.calendar, self.now()))
+            if issued:
+                self.email_dispatcher.wakeup.set()
+            await asyncio.sleep(STATEMENT_CHECK_INTERVAL_S)
+
     async def _announce_ready(self) -> None:
         await self.link.subscribed.wait()
         notify("READY=1")
@@ -173,6 +182,7 @@ class Gateway:
                     group.create_task(self.mqtt_dispatcher.run(), name="delivery-mqtt"),
                     group.create_task(self.email_dispatcher.run(), name="delivery-email"),
                     group.create_task(self._escalation_loop(), name="escalation"),
+                    group.create_task(self._statement_loop(), name="statements"),
                     group.create_task(self._announce_ready(), name="ready"),
                 ]
                 await stop.wait()

@@ -12,6 +12,7 @@ from gateway.codec.messages import Declaration, DeclarationLine, Totals
 from gateway.handling import HandlerContext, HandlerResult, rejected
 from gateway.ledger.assessment import assess
 from gateway.ledger.billing import BillingPeriod, correction_cutoff, payment_due, period_of
+from gateway.ledger.offsets import settle_credits
 from gateway.ledger.postings import RECEIVABLE, Entry, Leg, balance_cents, post
 from gateway.money import from_cents, to_cents
 from gateway.store.database import Tx
@@ -140,12 +141,13 @@ def handle_declaration(tx: Tx, declaration: Declaration, context: HandlerContext
     balance = balance_cents(tx, account) + difference[3]
     if context.post:
         _record_version(tx, declaration, cents, period, due, context)
+        received_on = context.calendar.local_date(context.received_at)
         post(tx, Entry(
             importer_account=account,
             entry_type="assessment" if declaration.version == 1 else declaration.purpose,
             reference=declaration.reference,
             inbox_id=context.inbox_id,
-            effective_on=context.calendar.local_date(context.received_at),
+            effective_on=_interest_from(tx, declaration, received_on),
             posted_at=context.received_at,
             period=period.name,
             due_date=due,
@@ -156,9 +158,21 @@ def handle_declaration(tx: Tx, declaration: Declaration, context: HandlerContext
                 Leg("revenue:gst", declaration.transaction_number, -difference[2]),
             ),
         ))
+        settle_credits(tx, account, posted_at=context.received_at, effective_on=received_on,
+                       inbox_id=context.inbox_id)
         balance = balance_cents(tx, account)
     return HandlerResult("accepted", tuple(problems), assessment=totals,
                          balance=from_cents(balance), payment_due=due)
+
+
+def _interest_from(tx: Tx, declaration: Declaration, received_on: date) -> date:
+    """When the posted difference starts to count for interest: an adjustment bears interest
+    from the due date of the original release's period (interest runs from the day after)."""
+    if declaration.purpose != "adjustment":
+        return received_on
+    row = tx.one("SELECT due_date FROM declarations WHERE transaction_number = ? AND version = 1",
+                 (declaration.transaction_number,))
+    return date.fromisoformat(str(row[0])) if row is not None else received_on
 
 
 def _record_version(tx: Tx, declaration: Declaration, cents: tuple[int, int, int, int],

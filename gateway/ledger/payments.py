@@ -3,6 +3,8 @@
 from gateway.codec.messages import Payment
 from gateway.handling import HandlerContext, HandlerResult, rejected
 from gateway.ledger.allocation import Owed, allocate
+from gateway.ledger.billing import period_of
+from gateway.ledger.offsets import settle_credits
 from gateway.ledger.postings import (
     CREDIT_ITEM,
     RECEIVABLE,
@@ -85,6 +87,10 @@ def handle_payment(tx: Tx, payment: Payment, context: HandlerContext) -> Handler
         inbox_id=context.inbox_id,
         effective_on=payment.received_on,
         posted_at=context.received_at,
+        period=period_of(payment.received_on).name,
         legs=tuple(legs),
     ))
+    settle_credits(tx, account, posted_at=context.received_at,
+                   effective_on=context.calendar.local_date(context.received_at),
+                   inbox_id=context.inbox_id)
     return HandlerResult("accepted", balance=from_cents(balance_cents(tx, account)))

@@ -95,6 +95,14 @@ def item_balance_cents(tx: Tx, importer_account: str, item: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+INTEREST_PREFIX = "interest:"
+
+
+def interest_item(transaction_number: str, period: str) -> str:
+    """The item of interest charged on a transaction's debt by one statement."""
+    return f"{INTEREST_PREFIX}{transaction_number}:{period}"
+
+
 @dataclass(frozen=True)
 class Debt:
     item: str
@@ -102,13 +110,41 @@ class Debt:
     posted_at: str
     amount_cents: int
 
+    @property
+    def is_interest(self) -> bool:
+        return self.item.startswith(INTEREST_PREFIX)
+
+    @property
+    def age_key(self) -> tuple[str, str, str]:
+        """Debts are ordered by due date, then the time they were posted, then number."""
+        return (self.due_date, self.posted_at, self.item)
+
 
 def open_debts(tx: Tx, importer_account: str) -> list[Debt]:
-    """Debts oldest first: by due date, then time posted, then transaction number."""
+    """Debts for a payment: interest before principal, each oldest first."""
+    debts = _debts(tx, importer_account)
+    return sorted(debts, key=lambda debt: (not debt.is_interest, debt.age_key))
+
+
+def newest_debts(tx: Tx, importer_account: str) -> list[Debt]:
+    """Debts for offsetting a credit: newest first."""
+    return sorted(_debts(tx, importer_account), key=lambda debt: debt.age_key, reverse=True)
+
+
+def _debts(tx: Tx, importer_account: str) -> list[Debt]:
     rows = tx.all(
         "SELECT item, COALESCE(due_date, ''), posted_at, amount_cents FROM balances"
         " WHERE importer_account = ? AND item <> ? AND amount_cents > 0",
         (importer_account, CREDIT_ITEM),
     )
-    debts = [Debt(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
-    return sorted(debts, key=lambda debt: (debt.due_date, debt.posted_at, debt.item))
+    return [Debt(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+
+def negative_items(tx: Tx, importer_account: str) -> list[tuple[str, int]]:
+    """Transactions that owe less than nothing (a correction fell below what was paid)."""
+    rows = tx.all(
+        "SELECT item, amount_cents FROM balances WHERE importer_account = ? AND item <> ?"
+        " AND amount_cents < 0 ORDER BY item",
+        (importer_account, CREDIT_ITEM),
+    )
+    return [(str(r[0]), int(r[1])) for r in rows]

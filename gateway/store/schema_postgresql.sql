@@ -167,7 +167,18 @@ CREATE TABLE IF NOT EXISTS statements_issued (
     importer_account TEXT NOT NULL,
     period TEXT NOT NULL,
     issued_at TEXT NOT NULL,
+    closing_cents BIGINT NOT NULL,
     PRIMARY KEY (importer_account, period)
+);
+
+-- Interest charged per debt and statement, and the day it was charged through.
+CREATE TABLE IF NOT EXISTS interest_charges (
+    importer_account TEXT NOT NULL,
+    item TEXT NOT NULL,
+    period TEXT NOT NULL,
+    through_date TEXT NOT NULL,
+    amount_cents BIGINT NOT NULL,
+    PRIMARY KEY (importer_account, item, period)
 );
 
 CREATE TABLE IF NOT EXISTS dead_letters (

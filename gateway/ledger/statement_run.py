@@ -1,0 +1,69 @@
+"""The daemon's statement run: on the 25th (business calendar zone), every account with activity
+or a balance gets its statement, with interest charged, emailed to the importer."""
+
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import structlog
+
+from gateway.config import Config
+from gateway.delivery.email_content import header_message_id
+from gateway.ledger.billing import BillingPeriod, period_named
+from gateway.ledger.statement_render import as_pdf, as_text
+from gateway.ledger.statements import accounts_due_a_statement, build_statement, issue_statement
+from gateway.partners import Registry
+from gateway.standards.calendar import BusinessCalendar
+from gateway.store.database import Tx
+from gateway.store.outbox import Delivery, enqueue
+
+log = structlog.get_logger("gateway.statements")
+STATEMENT_DAY = 25
+STATEMENT_CHECK_INTERVAL_S = 3600.0
+
+
+def period_to_issue(today: date) -> BillingPeriod:
+    """The latest period whose statement date (the 25th after it ends) is today or earlier."""
+    year, month = today.year, today.month
+    if today.day < STATEMENT_DAY:
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return period_named(f"{year:04d}-{month:02d}")
+
+
+def _email(config: Config, *, account: str, recipient: str, text: str, pdf: bytes,
+           period: str, now: datetime) -> Delivery:
+    smtp = config.smtp
+    message_id = header_message_id(config.gateway.cluster, "statements", account, period,
+                                   recipient, smtp.domain)
+    message = EmailMessage()
+    message["From"] = smtp.sender
+    message["To"] = recipient
+    message["Subject"] = f"[CARM] Statement of account {account} for {period}"
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message.set_content(text)
+    message.add_attachment(pdf, maintype="application", subtype="pdf",
+                           filename=f"statement-{account}-{period}.pdf")
+    return Delivery("email", recipient, message.as_bytes(), header_message_id=message_id)
+
+
+def issue_due_statements(tx: Tx, config: Config, registry: Registry,
+                         calendar: BusinessCalendar, now: datetime) -> list[str]:
+    """Issue what is due; the accounts issued now."""
+    period = period_to_issue(calendar.local_date(now))
+    issued = []
+    for account in accounts_due_a_statement(tx, period):
+        if not issue_statement(tx, account, period, calendar, config.billing, now):
+            continue
+        registered = registry.account(account)
+        statement = build_statement(tx, account, period.name, calendar, config.billing,
+                                    registered)
+        if registered is not None:
+            delivery = _email(config, account=account, recipient=registered.email,
+                              text=as_text(statement), pdf=as_pdf(statement),
+                              period=period.name, now=now)
+            enqueue(tx, None, False, [delivery], now, purpose="statement")
+        log.info("statement issued", account=account, period=period.name,
+                 closing=str(statement.closing), interest=str(statement.interest))
+        issued.append(account)
+    return issued
