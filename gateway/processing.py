@@ -57,7 +57,10 @@ class Processor:
 
     async def run_pending(self) -> int:
         """Process what is pending, oldest first; how many were processed."""
-        entries = await self.database.transaction(lambda tx: pending_entries(tx, BATCH_ROWS))
+        instance = self.config.gateway.id
+        entries = await self.database.transaction(
+            lambda tx: pending_entries(tx, instance, BATCH_ROWS)
+        )
         for entry in entries:
             await self.process(entry)
         return len(entries)

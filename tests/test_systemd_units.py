@@ -121,7 +121,6 @@ REQUIRED = {
     "SystemCallArchitectures": "native",
     "UMask": "0077",
     "ExecReload": "/bin/kill -HUP $MAINPID",
-    "Environment": "CARM_CONFIG=/etc/carm-gateway/gateway.toml",
 }
 
 
@@ -134,6 +133,10 @@ def test_unit_runs_the_daemon_with_the_system_configuration() -> None:
     assert service()["ExecStart"] == [
         "/usr/bin/carm-gateway run --config /etc/carm-gateway/gateway.toml"
     ]
+
+
+def test_unit_names_the_configuration_in_the_environment() -> None:
+    assert "CARM_CONFIG=/etc/carm-gateway/gateway.toml" in service()["Environment"]
 
 
 def test_watchdog_and_stop_timeout_are_set() -> None:

@@ -122,12 +122,13 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
     )
 
 
-def pending_entries(tx: Tx, limit: int) -> list[JournalEntry]:
-    """The oldest unprocessed messages, first come first served."""
+def pending_entries(tx: Tx, instance: str, limit: int) -> list[JournalEntry]:
+    """The oldest unprocessed messages this instance journalled, first come first served
+    (each instance of a scale-out processes what the broker gave it)."""
     rows = tx.all(
         f"SELECT {_ENTRY_COLUMNS} FROM inbox WHERE status = 'pending'"  # noqa: S608
-        " ORDER BY id LIMIT ?",
-        (limit,),
+        " AND instance = ? ORDER BY id LIMIT ?",
+        (instance, limit),
     )
     return [_entry(row) for row in rows]
 

@@ -29,9 +29,9 @@ class Harness:
     clock: list[datetime]
 
     @classmethod
-    def open(cls, database_url: str, state: Path) -> "Harness":
+    def open(cls, database_url: str, state: Path, instance: str = "gw1") -> "Harness":
         config = build_config({
-            "gateway": {"id": "gw1", "state_directory": str(state)},
+            "gateway": {"id": instance, "state_directory": str(state)},
             "database": {"url": database_url},
             "retries": {"attempts": 3, "backoff_s_max": 1},
         })
@@ -52,7 +52,8 @@ class Harness:
         arrival = Arrival(sender, f"carm/v1/in/{sender}", payload, at or self.clock[0],
                           broker_redelivery=redelivery)
         result = self.database.transaction_sync(
-            lambda tx: journal(tx, arrival, instance="gw1", max_payload_bytes=1_048_576,
+            lambda tx: journal(tx, arrival, instance=self.config.gateway.id,
+                               max_payload_bytes=1_048_576,
                                respond_by=deadline)
         )
         return result.inbox_id
