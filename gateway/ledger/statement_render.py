@@ -16,6 +16,10 @@ ENTRY_NAMES = {
 }
 
 
+def _applied(item: str) -> str:
+    return "kept as a credit" if item == "credit" else f"applied to {item}"
+
+
 def _entry_name(entry_type: str) -> str:
     return ENTRY_NAMES.get(entry_type, entry_type)
 
@@ -42,7 +46,7 @@ def as_text(statement: Statement) -> str:
         lines.append(f"{line.posted_on!s:<11}{name:<20}{line.reference[:26]:<27}"
                      f"{_money(line.amount):>16}")
         for item, amount in line.allocations:
-            lines.append(f"{'':<13}applied to {item[:40]:<42}{_money(amount):>13}")
+            lines.append(f"{'':<13}{_applied(item)[:45]:<45}{_money(amount):>16}")
     lines += [
         "",
         f"{'Charges this period':<58}{_money(statement.charges):>16}",
@@ -58,9 +62,10 @@ def as_text(statement: Statement) -> str:
         lines += [
             "",
             "Release-prior-to-payment security:",
-            f"  highest amount owing, last 12 statements {_money(security.highest_owing):>18}",
-            f"  required ({security.security_type}){'':<30}{_money(security.required):>18}",
-            f"  registered{'':<37}{_money(security.registered):>18}",
+            f"  {'highest amount owing, last 12 statements':<56}"
+            f"{_money(security.highest_owing):>16}",
+            f"  {'required (' + security.security_type + ')':<56}{_money(security.required):>16}",
+            f"  {'registered':<56}{_money(security.registered):>16}",
             "  SHORT: the registered security is below what is required" if security.short
             else "  sufficient",
         ]
@@ -116,7 +121,7 @@ def as_html(statement: Statement) -> str:
     rows = "".join(
         f"<tr><td>{line.posted_on}</td><td>{escape(_entry_name(line.entry_type))}</td>"
         f"<td>{escape(line.reference)}</td><td class=n>{_money(line.amount)}</td></tr>"
-        + "".join(f"<tr class=sub><td></td><td>applied to</td><td>{escape(item)}</td>"
+        + "".join(f"<tr class=sub><td></td><td colspan=2>{escape(_applied(item))}</td>"
                   f"<td class=n>{_money(amount)}</td></tr>" for item, amount in line.allocations)
         for line in statement.lines
     )
