@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true", help="print JSON")
     for sub in (ledger_balance, ledger_statement, ledger_verify):
         _add_config_option(sub, argparse.SUPPRESS)
+    for group, text in (("appeals", "appeal cases"), ("requests", "account-request cases")):
+        _case_commands(command(group, text), group)
     sla = command("sla", "service-standard compliance")
     sla_commands = sla.add_subparsers(dest="sla_command", required=True, metavar="SUBCOMMAND")
     report = sla_commands.add_parser("report", help="compliance per kind, period and sender")
@@ -75,6 +77,36 @@ def build_parser() -> argparse.ArgumentParser:
     due.add_argument("--received", required=True, metavar="ISO-TIME")
     due.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _case_commands(parser: argparse.ArgumentParser, group: str) -> None:
+    steps = parser.add_subparsers(dest="case_command", required=True, metavar="SUBCOMMAND")
+    listing = steps.add_parser("list", help=f"the {group}")
+    listing.add_argument("--status")
+    listing.add_argument("--overdue", action="store_true", help="only those past RespondBy")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    show = steps.add_parser("show", help="one case and its steps")
+    show.add_argument("case", metavar="CASE")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    subcommands = [listing, show]
+    for step in ("acknowledge", "review", "resume"):
+        sub = steps.add_parser(step, help=f"{step} a case")
+        sub.add_argument("case", metavar="CASE")
+        sub.add_argument("--note", metavar="TEXT")
+        subcommands.append(sub)
+    for step in ("request-info", "withdraw"):
+        sub = steps.add_parser(step, help=f"{step} a case")
+        sub.add_argument("case", metavar="CASE")
+        sub.add_argument("--reason", dest="note", required=True, metavar="TEXT")
+        subcommands.append(sub)
+    decide = steps.add_parser("decide", help="decide a case")
+    decide.add_argument("case", metavar="CASE")
+    decide.add_argument("--outcome", required=True, choices=("allowed", "partly", "denied"))
+    decide.add_argument("--reason", dest="note", required=True, metavar="TEXT")
+    decide.add_argument("--amount", metavar="X")
+    subcommands.append(decide)
+    for sub in subcommands:
+        _add_config_option(sub, argparse.SUPPRESS)
 
 
 def parse_moment(text: str) -> datetime:
@@ -150,6 +182,18 @@ def dispatch(arguments: argparse.Namespace) -> int:
             return ledger.statement(config, arguments.account, arguments.period,
                                     arguments.format)
         return ledger.verify_ledger(config, arguments.json)
+    if arguments.command in ("appeals", "requests"):
+        from gateway.commands import cases  # noqa: PLC0415
+
+        group, step = arguments.command, arguments.case_command
+        if step == "list":
+            return cases.list_command(config, group, arguments.status, arguments.overdue,
+                                      arguments.json)
+        if step == "show":
+            return cases.show_command(config, group, arguments.case, arguments.json)
+        return cases.step_command(config, group, step, arguments.case, note=arguments.note,
+                                  outcome=getattr(arguments, "outcome", None),
+                                  amount=getattr(arguments, "amount", None))
     if arguments.command == "sla":
         from gateway.commands.sla import parse_day, sla_report  # noqa: PLC0415
 

@@ -19,7 +19,8 @@ from gateway.store.database import Database, open_database
 FORMATS = ("text", "xml", "html", "pdf")
 
 
-def _database(config: Config) -> Database:
+def open_existing_database(config: Config) -> Database:
+    """The configured database; a command never creates an SQLite file by mistake."""
     url = config.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise UsageError(f"no database at {url}: has the gateway run with this configuration?")
@@ -33,7 +34,7 @@ def _account(number: str) -> str:
 
 
 def balance(config: Config, number: str, as_json: bool) -> int:
-    database = _database(config)
+    database = open_existing_database(config)
     try:
         rows = database.transaction_sync(lambda tx: tx.all(
             "SELECT item, due_date, amount_cents FROM balances WHERE importer_account = ?"
@@ -65,7 +66,7 @@ def statement(config: Config, number: str, period: str, output_format: str) -> i
     if config.partners_file.exists():
         account = load_registry(config.partners_file).account(number)
     calendar = BusinessCalendar(config.calendar)
-    database = _database(config)
+    database = open_existing_database(config)
     try:
         built = database.transaction_sync(lambda tx: build_statement(
             tx, _account(number), period, calendar, config.billing, account))
@@ -82,7 +83,7 @@ def statement(config: Config, number: str, period: str, output_format: str) -> i
 
 
 def verify_ledger(config: Config, as_json: bool) -> int:
-    database = _database(config)
+    database = open_existing_database(config)
     try:
         findings = database.transaction_sync(verify)
     finally:

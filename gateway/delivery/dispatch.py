@@ -19,7 +19,8 @@ from gateway.store.database import Database, Tx
 from gateway.store.outbox import Channel, OutboxRow, backoff, due_rows, mark_delivered, mark_failed
 
 log = structlog.get_logger("gateway.delivery")
-IDLE_WAKE_S = 60.0
+IDLE_WAKE_S = 5.0
+"""Rows written by commands (case steps) are picked up within this time."""
 RECIPIENTS_AT_ONCE = 4
 
 

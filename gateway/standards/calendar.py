@@ -153,8 +153,15 @@ class BusinessCalendar:
         """
         if days < 0:
             raise ValueError(f"business days must not be negative, got {days}")
+        return self.add_business_time(start, days * self.span)
+
+    def add_business_time(self, start: datetime, duration: timedelta) -> datetime:
+        """`duration` of business time after `start`, in UTC (the clock of add_business_days;
+        used to move a deadline by the time a paused clock stood still)."""
+        if duration < timedelta(0):
+            raise ValueError(f"business time must not be negative, got {duration}")
         day, clock = self._clock_start(start)
-        remaining = days * self.span
+        remaining = duration
         while remaining > self.closes - clock:
             remaining -= self.closes - clock
             day = self.next_business_day(day)
