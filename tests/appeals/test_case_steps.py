@@ -169,6 +169,7 @@ def test_overdue_list_shows_unacknowledged_appeals(
 
     case = open_appeal(harness)
     opened = find_case_now(harness, case).opened_at
+    capsys.readouterr()
     list_command(harness.config, "appeals", None, True, True, now=opened + timedelta(days=9))
     assert capsys.readouterr().out.strip() == "[]"
     list_command(harness.config, "appeals", None, True, True, now=opened + timedelta(days=11))
