@@ -107,7 +107,7 @@ def find_case(tx: Tx, case_number: str) -> Case | None:
 def list_cases(tx: Tx, case_type: str, status: str | None) -> list[Case]:
     rows = tx.all(
         f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_type = ?"  # noqa: S608
-        " AND (? IS NULL OR status = ?) ORDER BY opened_at, case_number",
+        " AND (CAST(? AS TEXT) IS NULL OR status = ?) ORDER BY opened_at, case_number",
         (case_type, status, status),
     )
     return [_case(row) for row in rows]
