@@ -1,11 +1,16 @@
-"""The daemon: one TaskGroup owning ingress, journal, processing and delivery.
+"""The daemon: one TaskGroup owning ingress, journal, processing, delivery and the loops.
 
-Ingress puts each message on a bounded queue; the journal writer commits them in batches and
-only then sends the PUBACKs; processing takes journalled messages in order; the delivery loops
-drain the outbox.
+Ingress hands each message to the journal writer, which commits in batches and only then
+acknowledges; processing takes journalled messages in order; the delivery loops drain the
+outbox. SIGTERM drains (intake closes, in-flight work finishes, the outbox is flushed for a
+bounded time); a second SIGTERM or SIGINT exits at once; SIGHUP reloads the partner registry
+and the service standards, keeping the old ones when the new files are bad.
 """
 
 import asyncio
+import contextlib
+import dataclasses
+import os
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,8 +18,7 @@ from pathlib import Path
 
 import structlog
 
-from gateway.codec.messages import Kind
-from gateway.config import Config
+from gateway.config import Config, ConfigError, StandardsSettings, load_config
 from gateway.delivery.alerts import queue_alert
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import (
@@ -24,81 +28,30 @@ from gateway.delivery.senders import (
     SmtpSender,
     TemporaryFailure,
 )
-from gateway.faults import crash_point
+from gateway.journal_writer import JournalWriter
 from gateway.ledger.statement_run import STATEMENT_CHECK_INTERVAL_S, issue_due_statements
+from gateway.observability import MetricsServer, counts, heartbeat
 from gateway.partners import Registry, load_registry
 from gateway.processing import Processor
 from gateway.standards.calendar import BusinessCalendar
-from gateway.standards.deadlines import respond_by
 from gateway.standards.escalation import ESCALATION_INTERVAL_S, Escalator
-from gateway.store.database import Database, StoreUnavailable, Tx, open_database
-from gateway.store.journal import Arrival, Journalled, journal
+from gateway.store.database import Tx, open_database
 from gateway.store.outbox import OutboxRow
 from gateway.systemd import notify
-from gateway.transport.mqtt import AckHandle, Link
+from gateway.transport.mqtt import Link
 
 log = structlog.get_logger("gateway.daemon")
-JOURNAL_BATCH_MAX = 500
-JOURNAL_RETRY_S_MAX = 10.0
+SHUTDOWN_DRAIN_S = 30.0
+"""How long SIGTERM waits for in-flight messages and the outbox (systemd's TimeoutStopSec
+is 45 s)."""
+DRAIN_POLL_S = 0.1
+PROCESS_POLL_S = 5.0
+"""Processing also looks for pending work this often: dead letters replayed by a command."""
+FORCED_EXIT_STATUS = 1
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class JournalWriter:
-    """Commits arrivals in batches (group commit), then acknowledges them to the broker."""
-
-    def __init__(self, database: Database, config: Config, calendar: BusinessCalendar,
-                 processed: asyncio.Event) -> None:
-        self.database = database
-        self.config = config
-        self.calendar = calendar
-        self.processed = processed
-        self.queue: asyncio.Queue[tuple[Arrival, AckHandle]] = asyncio.Queue(
-            maxsize=config.mqtt.receive_maximum
-        )
-
-    async def put(self, arrival: Arrival, handle: AckHandle) -> None:
-        await self.queue.put((arrival, handle))
-
-    def _respond_by(self, kind: Kind, received_at: datetime) -> datetime:
-        return respond_by(self.calendar, self.config.standards.for_kind(kind), received_at)
-
-    def _journal_batch(self, tx: Tx, arrivals: list[Arrival]) -> list[Journalled]:
-        results = [
-            journal(tx, arrival, instance=self.config.gateway.id,
-                    max_payload_bytes=self.config.gateway.max_message_bytes,
-                    respond_by=self._respond_by)
-            for arrival in arrivals
-        ]
-        crash_point("before-journal-commit")
-        return results
-
-    async def run(self) -> None:
-        while True:
-            batch = [await self.queue.get()]
-            while len(batch) < JOURNAL_BATCH_MAX and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            arrivals = [arrival for arrival, _ in batch]
-            await self._commit(arrivals)
-            crash_point("after-journal-commit")
-            for _, handle in batch:
-                handle.ack()
-            self.processed.set()
-
-    async def _commit(self, arrivals: list[Arrival]) -> list[Journalled]:
-        """Commit or keep trying: nothing is acknowledged that is not journalled."""
-        wait_s = 0.1
-        while True:
-            try:
-                return await self.database.transaction(
-                    lambda tx: self._journal_batch(tx, arrivals)
-                )
-            except StoreUnavailable as error:
-                log.warning("journal commit failed, retrying", error=str(error), retry_in_s=wait_s)
-                await asyncio.sleep(wait_s)
-                wait_s = min(wait_s * 2, JOURNAL_RETRY_S_MAX)
 
 
 class Gateway:
@@ -111,7 +64,8 @@ class Gateway:
         self.database = open_database(config.database_url)
         self.link = Link(config.mqtt, f"carm-gateway-{config.gateway.id}", now)
         self.journalled = asyncio.Event()
-        self.journal_writer = JournalWriter(self.database, config, self.calendar, self.journalled)
+        self.journal_writer = JournalWriter(self.database, config, self.calendar,
+                                            lambda: self.config.standards, self.journalled)
         self.processor = Processor(self.database, config, lambda: self.registry, self.calendar,
                                    now)
         retries = config.retries
@@ -120,24 +74,32 @@ class Gateway:
             backoff_s_max=retries.backoff_s_max, now=now, temporary=TemporaryFailure,
             permanent=PermanentFailure, on_dead=self._alert_dead_delivery,
         )
-        email_sender = (SmtpSender(config.smtp) if config.smtp.url
-                        else MaildirSender(mail_directory(config)))
+        self.email_sender = (SmtpSender(config.smtp) if config.smtp.url
+                             else MaildirSender(mail_directory(config)))
         self.email_dispatcher = Dispatcher(
-            self.database, "email", email_sender, attempts=retries.attempts,
+            self.database, "email", self.email_sender, attempts=retries.attempts,
             backoff_s_max=retries.backoff_s_max, now=now, temporary=TemporaryFailure,
             permanent=PermanentFailure, on_dead=self._alert_dead_delivery,
         )
         self.escalator = Escalator(config, self.calendar)
-        self.email_sender = email_sender
+        self.metrics_server = MetricsServer(config.metrics_listen, self.ready)
+
+    def ready(self) -> bool:
+        """Subscribed to the broker (the database opened when the gateway was made)."""
+        return self.link.subscribed.is_set()
+
+    def _wake_delivery(self) -> None:
+        self.mqtt_dispatcher.wakeup.set()
+        self.email_dispatcher.wakeup.set()
 
     async def _process_loop(self) -> None:
         self.journalled.set()
         while True:
-            await self.journalled.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.journalled.wait(), timeout=PROCESS_POLL_S)
             self.journalled.clear()
             while await self.processor.run_pending():
-                self.mqtt_dispatcher.wakeup.set()
-                self.email_dispatcher.wakeup.set()
+                self._wake_delivery()
 
     def _alert_dead_delivery(self, tx: Tx, row: OutboxRow, error: str, now: datetime) -> None:
         """A delivery that will never go is reported to the operators (not an alert itself:
@@ -166,55 +128,102 @@ class Gateway:
     async def _announce_ready(self) -> None:
         await self.link.subscribed.wait()
         notify("READY=1")
-        notify("STATUS=subscribed; processing messages")
         log.info("gateway ready", instance=self.config.gateway.id)
 
-    def reload_registry(self, registry: Registry) -> None:
+    def reload(self, registry: Registry, standards: StandardsSettings) -> None:
+        """New partner registry and service standards, effective for the next message."""
         self.registry = registry
+        self.config = dataclasses.replace(self.config, standards=standards)
+        self.escalator.config = self.config
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
-                    group.create_task(self.link.receive(self.journal_writer.put), name="ingress"),
-                    group.create_task(self.journal_writer.run(), name="journal"),
-                    group.create_task(self._process_loop(), name="processing"),
-                    group.create_task(self.mqtt_dispatcher.run(), name="delivery-mqtt"),
-                    group.create_task(self.email_dispatcher.run(), name="delivery-email"),
-                    group.create_task(self._escalation_loop(), name="escalation"),
-                    group.create_task(self._statement_loop(), name="statements"),
-                    group.create_task(self._announce_ready(), name="ready"),
+                    group.create_task(coroutine, name=name) for name, coroutine in (
+                        ("ingress", self.link.receive(self.journal_writer.put)),
+                        ("journal", self.journal_writer.run()),
+                        ("processing", self._process_loop()),
+                        ("delivery-mqtt", self.mqtt_dispatcher.run()),
+                        ("delivery-email", self.email_dispatcher.run()),
+                        ("escalation", self._escalation_loop()),
+                        ("statements", self._statement_loop()),
+                        ("heartbeat", heartbeat(self.database, self.config.gateway.id,
+                                                self.link.connected.is_set)),
+                        ("metrics", self.metrics_server.serve()),
+                        ("ready", self._announce_ready()),
+                    )
                 ]
                 await stop.wait()
-                notify("STOPPING=1")
-                log.info("gateway stopping")
+                await self._drain()
                 for task in tasks:
                     task.cancel()
         finally:
-            await self.email_sender.close()
-            await self.database.close()
+            await asyncio.shield(self._close())
+
+    async def _drain(self) -> None:
+        """Stop intake, then wait (bounded) for the journal, processing and the outbox."""
+        notify("STOPPING=1")
+        self.journal_writer.open = False
+        log.info("gateway draining", timeout_s=SHUTDOWN_DRAIN_S)
+        instance = self.config.gateway.id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_DRAIN_S
+        while loop.time() < deadline:
+            found = await self.database.transaction(lambda tx: counts(tx, instance))
+            outbox_due = await self.database.transaction(_outbox_due_now)
+            if self.journal_writer.queue.empty() and found.journal == 0 and outbox_due == 0:
+                log.info("gateway drained")
+                return
+            self.journalled.set()
+            self._wake_delivery()
+            await asyncio.sleep(DRAIN_POLL_S)
+        log.warning("drain timed out; what is left is journalled and resumes at the next start")
+
+    async def _close(self) -> None:
+        await self.email_sender.close()
+        await self.database.close()
+        log.info("gateway stopped")
+
+
+def _outbox_due_now(tx: Tx) -> int:
+    """Pending outbox rows that are not waiting for a retry."""
+    row = tx.one("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 0")
+    return int(row[0]) if row else 0
 
 
 def mail_directory(config: Config) -> Path:
     return config.gateway.state_directory / "mail"
 
 
-async def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT."""
+async def serve(config: Config, config_option: str | None = None) -> None:
+    """Run until SIGTERM or SIGINT (a second one exits at once)."""
     registry = load_registry(config.partners_file)
     config.gateway.state_directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     gateway = Gateway(config, registry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_stop_signal() -> None:
+        if stop.is_set():
+            log.warning("second stop signal: exiting at once")
+            os._exit(FORCED_EXIT_STATUS)
+        stop.set()
+
     for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(gateway, config))
+        loop.add_signal_handler(signal_number, on_stop_signal)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(gateway, config_option))
     await gateway.run(stop)
 
 
-def _reload(gateway: Gateway, config: Config) -> None:
+def _reload(gateway: Gateway, config_option: str | None) -> None:
+    """Re-read the configuration's standards and the partner registry; all or nothing."""
     try:
-        gateway.reload_registry(load_registry(config.partners_file))
-        log.info("partner registry reloaded")
-    except Exception as error:
-        log.error("partner registry not reloaded; keeping the old one", error=str(error))
+        fresh = load_config(config_option)
+        registry = load_registry(fresh.partners_file)
+    except ConfigError as error:
+        log.error("reload refused; keeping the running registry and standards",
+                  error=str(error))
+        return
+    gateway.reload(registry, fresh.standards)
+    log.info("reloaded", senders=len(registry.senders), accounts=len(registry.accounts))

@@ -15,6 +15,17 @@ CRASH_POINTS = frozenset({
 CRASH_EXIT_STATUS = 137
 
 
+class InjectedFault(RuntimeError):
+    """A failure the fault tests asked for."""
+
+
+def poison_point(message_id: str | None) -> None:
+    """`CARM_FAULT_POISON=ID`: processing the message with that MessageID fails every time."""
+    poison = os.environ.get("CARM_FAULT_POISON")
+    if poison and message_id == poison:
+        raise InjectedFault(f"injected failure for {message_id}")
+
+
 def crash_point(name: str) -> None:
     if name not in CRASH_POINTS:
         raise ValueError(f"unknown crash point {name}")

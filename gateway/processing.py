@@ -20,7 +20,7 @@ from gateway.codec.acknowledgement import render_acknowledgement
 from gateway.codec.classify import scan_kind
 from gateway.config import Config
 from gateway.delivery.email_content import header_message_id, render_email
-from gateway.faults import crash_point
+from gateway.faults import crash_point, poison_point
 from gateway.handling import HandlerContext, HandlerResult, next_number
 from gateway.outcome import Outcome, from_json, to_json
 from gateway.partners import Registry
@@ -68,33 +68,45 @@ class Processor:
     async def process(self, entry: JournalEntry) -> None:
         structlog.contextvars.bind_contextvars(inbox_id=entry.id, sender=entry.sender,
                                                message_id=entry.message_id, kind=entry.kind)
+        errors: list[str] = []
+        started = time.perf_counter()
         try:
-            work = await self._work_for(entry)
             retrying = AsyncRetrying(
                 stop=stop_after_attempt(self.config.retries.attempts),
                 wait=wait_jittered(multiplier=0.05, max=min(INLINE_RETRY_WAIT_S_MAX,
                                                             self.config.retries.backoff_s_max)),
-                retry=retry_if_exception_type(StoreUnavailable),
+                retry=retry_if_exception_type(Exception),
                 reraise=True,
             )
-            started = time.perf_counter()
             async for attempt in retrying:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         metrics.RETRIES.inc()
-                    outcome = await self.database.transaction(work)
-            metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+                    outcome = await self._attempt(entry, errors)
+            elapsed_s = time.perf_counter() - started
+            metrics.PROCESSING_SECONDS.observe(elapsed_s)
             metrics.MESSAGES.labels(outcome.kind, outcome.status).inc()
             crash_point("after-handler-commit")
-            log.info("message processed", status=outcome.status,
-                     codes=[p.code for p in outcome.problems])
+            log.info("message processed", status=outcome.status, reference=outcome.reference,
+                     codes=[p.code for p in outcome.problems],
+                     duration_ms=round(elapsed_s * 1000, 2), attempts=len(errors) + 1)
         except Exception as error:
-            log.exception("message deferred", error=type(error).__name__)
+            log.error("message deferred", error=type(error).__name__, attempts=len(errors))
             failure = error
-            await self.database.transaction(lambda tx: self._defer(tx, entry, failure))
+            await self.database.transaction(lambda tx: self._defer(tx, entry, failure, errors))
             metrics.MESSAGES.labels(entry.kind, "deferred").inc()
         finally:
             structlog.contextvars.unbind_contextvars("inbox_id", "sender", "message_id", "kind")
+
+    async def _attempt(self, entry: JournalEntry, errors: list[str]) -> Outcome:
+        """One attempt; its error, if any, is kept for the dead-letter record."""
+        try:
+            poison_point(entry.message_id)
+            work = await self._work_for(entry)
+            return await self.database.transaction(work)
+        except Exception as error:
+            errors.append(f"{type(error).__name__}: {error}"[:2000])
+            raise
 
     async def _work_for(self, entry: JournalEntry) -> Callable[[Tx], Outcome]:
         if entry.role == "conflict":
@@ -171,7 +183,7 @@ class Processor:
         self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}")
         return outcome
 
-    def _defer(self, tx: Tx, entry: JournalEntry, error: Exception) -> None:
+    def _defer(self, tx: Tx, entry: JournalEntry, error: Exception, errors: list[str]) -> None:
         outcome = Outcome(
             acknowledgement_id=self._acknowledgement_id(tx), ref_message_id=entry.message_id,
             sender=entry.sender, kind=entry.kind, reference=None, status="deferred",
@@ -184,9 +196,12 @@ class Processor:
             " ON CONFLICT (inbox_id) DO UPDATE SET error = excluded.error,"
             " attempts = excluded.attempts, created_at = excluded.created_at,"
             " resolved_at = NULL, resolution = NULL",
-            (entry.id, f"{type(error).__name__}: {error}"[:2000], self.config.retries.attempts,
+            (entry.id, f"{type(error).__name__}: {error}"[:2000], len(errors),
              self.now().isoformat()),
         )
+        for number, text in enumerate(errors, start=1):
+            tx.execute("INSERT INTO dead_letter_attempts (inbox_id, attempt, error, at)"
+                       " VALUES (?, ?, ?, ?)", (entry.id, number, text, self.now().isoformat()))
 
     def _acknowledgement_id(self, tx: Tx) -> str:
         instance = self.config.gateway.id

@@ -189,3 +189,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     resolved_at TEXT,
     resolution TEXT
 );
+
+-- Every failed attempt of a dead-lettered message, with its error, kept across replays.
+CREATE TABLE IF NOT EXISTS dead_letter_attempts (
+    inbox_id BIGINT NOT NULL REFERENCES inbox (id),
+    attempt INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    at TEXT NOT NULL
+);

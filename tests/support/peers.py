@@ -110,6 +110,9 @@ start_tls = false
 [partners]
 file = "{partners}"
 
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+
 [retries]
 attempts = {attempts}
 backoff_s_max = 1
@@ -123,7 +126,7 @@ def write_config(directory: Path, *, mqtt_url: str, smtp_url: str = "",
     path = directory / "gateway.toml"
     path.write_text(GATEWAY_CONFIG.format(
         instance=instance, state=directory / "state", mqtt_url=mqtt_url, smtp_url=smtp_url,
-        partners=partners, attempts=attempts,
+        partners=partners, attempts=attempts, metrics_port=free_port(),
     ) + extra)
     return path
 

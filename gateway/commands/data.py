@@ -1,0 +1,87 @@
+"""`carm-gateway backup DEST` and `carm-gateway purge [--before DATE]`."""
+
+import os
+import sqlite3
+import stat
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from gateway.commands import EXIT_OK, UsageError
+from gateway.commands.ledger import open_existing_database
+from gateway.config import Config
+from gateway.store.database import Tx
+
+BACKUP_PAGES_PER_STEP = 1024
+
+
+def backup(config: Config, destination: Path) -> int:
+    """A consistent copy of the SQLite database while the daemon runs (SQLite's online
+    backup); PostgreSQL has its own tools."""
+    url = config.database_url
+    if not url.startswith("sqlite:///"):
+        raise UsageError("backup copies SQLite databases; for PostgreSQL use pg_dump or "
+                         "pg_basebackup")
+    source_path = Path(url.removeprefix("sqlite:///"))
+    if not source_path.exists():
+        raise UsageError(f"no database at {source_path}")
+    if destination.exists():
+        raise UsageError(f"{destination} exists; give a new file")
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+    try:
+        target = sqlite3.connect(destination)
+        os.chmod(destination, stat.S_IRUSR | stat.S_IWUSR)
+        try:
+            source.backup(target, pages=BACKUP_PAGES_PER_STEP)
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+    except sqlite3.Error as error:
+        raise UsageError(f"backup failed: {error}") from None
+    finally:
+        source.close()
+    print(f"backup written to {destination} ({destination.stat().st_size} bytes)")
+    return EXIT_OK
+
+
+def _purge(tx: Tx, cutoff: datetime) -> dict[str, int]:
+    """Records of messages received before `cutoff`; what the ledger needs stays."""
+    stamp = cutoff.isoformat()
+    old = "SELECT id FROM inbox WHERE received_at < ? AND status <> 'pending'"
+    counts = {}
+    rows = tx.all(
+        "UPDATE inbox SET payload = NULL WHERE received_at < ? AND payload IS NOT NULL AND id IN"
+        " (SELECT inbox_id FROM outcomes WHERE status = 'rejected' AND superseded = 0)"
+        " RETURNING id", (stamp,))
+    counts["rejected payloads dropped"] = len(rows)
+    kept = ("id NOT IN (SELECT inbox_id FROM declarations) AND id NOT IN (SELECT inbox_id"
+            " FROM payments) AND id NOT IN (SELECT inbox_id FROM cases) AND id NOT IN"
+            " (SELECT inbox_id FROM ledger_entries WHERE inbox_id IS NOT NULL)")
+    counts["outbox rows"] = len(tx.all(
+        "DELETE FROM outbox WHERE status <> 'pending' AND outcome_id IN (SELECT id FROM"
+        f" outcomes WHERE inbox_id IN ({old})) RETURNING id", (stamp,)))
+    tx.execute(f"DELETE FROM dead_letter_attempts WHERE inbox_id IN ({old})", (stamp,))
+    tx.execute("DELETE FROM dead_letters WHERE resolved_at IS NOT NULL AND inbox_id IN"
+               f" ({old})", (stamp,))
+    removable = f"SELECT id FROM inbox WHERE received_at < ? AND status = 'done' AND {kept}"
+    tx.execute("DELETE FROM outcomes WHERE inbox_id IN (" + removable + ") AND NOT EXISTS"
+               " (SELECT 1 FROM outbox WHERE outbox.outcome_id = outcomes.id)", (stamp,))
+    counts["messages"] = len(tx.all(
+        "DELETE FROM inbox WHERE id IN (" + removable + ") AND NOT EXISTS (SELECT 1 FROM"
+        " outcomes WHERE outcomes.inbox_id = inbox.id) AND NOT EXISTS (SELECT 1 FROM"
+        " dead_letters WHERE dead_letters.inbox_id = inbox.id) AND id NOT IN (SELECT"
+        " original_id FROM inbox WHERE original_id IS NOT NULL) RETURNING id", (stamp,)))
+    return counts
+
+
+def purge(config: Config, before: date | None) -> int:
+    cutoff = (datetime.combine(before, datetime.min.time(), tzinfo=UTC) if before
+              else datetime.now(UTC) - timedelta(days=config.retention.days))
+    database = open_existing_database(config)
+    try:
+        counts = database.transaction_sync(lambda tx: _purge(tx, cutoff))
+    finally:
+        database.close_sync()
+    print(f"purged records of messages received before {cutoff:%Y-%m-%d}:")
+    for what, count in counts.items():
+        print(f"  {what}: {count}")
+    return EXIT_OK
