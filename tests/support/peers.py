@@ -139,8 +139,9 @@ class Daemon:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, **environment: str) -> None:
-        env = {**os.environ, **self.environment, **environment}
-        env.pop("NOTIFY_SOCKET", None)
+        env = {key: value for key, value in os.environ.items()
+               if key not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+        env.update({**self.environment, **environment})
         self.log.parent.mkdir(parents=True, exist_ok=True)
         handle = self.log.open("ab")
         self.process = subprocess.Popen(

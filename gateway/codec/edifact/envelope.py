@@ -13,22 +13,17 @@ message's: it alone is rejected while the others go on.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from gateway.codec.edifact import _characters
-from gateway.codec.edifact._structure import check_envelope
+from gateway.codec.edifact._structure import EASTERN, check_envelope, prepared_at
 from gateway.codec.edifact._types import EdiMessage, EdiProblem, Interchange, edi_problem
 from gateway.codec.edifact.tokenizer import Segment, Separators, parse_segment, split_released
-
-EASTERN = ZoneInfo("America/Toronto")
-"""UNB date and time are read in this zone (CONTRACT section 5)."""
 
 UTF8_BOM = "\xef\xbb\xbf"
 _BLANK = " \t\r\n"
 _BETWEEN_SEGMENTS = "\r\n"
 
-__all__ = ["EASTERN", "EdiMessage", "EdiProblem", "Interchange", "tokenize"]
+__all__ = ["EASTERN", "EdiMessage", "EdiProblem", "Interchange", "prepared_at", "tokenize"]
 
 
 @dataclass(frozen=True)
@@ -159,20 +154,5 @@ def tokenize(payload: bytes) -> Interchange:
     } if level in _characters.SYNTAX_LEVELS else {}
     return check_envelope(
         segments, separators, una=advice.una, una_problem=advice.problem, broken=broken,
-        invalid_characters=invalid, eastern=EASTERN,
+        invalid_characters=invalid,
     )
-
-
-def prepared_at(date_text: str, time_text: str) -> datetime | None:
-    """UNB date (YYMMDD or CCYYMMDD) and time (HHMM) as an aware Eastern datetime."""
-    if not (date_text.isdigit() and time_text.isdigit() and len(time_text) == 4):
-        return None
-    if len(date_text) == 6:
-        date_text = "20" + date_text
-    if len(date_text) != 8:
-        return None
-    try:
-        return datetime(int(date_text[:4]), int(date_text[4:6]), int(date_text[6:]),
-                        int(time_text[:2]), int(time_text[2:]), tzinfo=EASTERN)
-    except ValueError:
-        return None
