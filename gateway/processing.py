@@ -221,6 +221,9 @@ class Processor:
         deliveries += self._email_deliveries(entry, outcome, identity, now)
         enqueue(tx, outcome_id, outcome.final, deliveries, now)
         finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
+        if outcome.status == "rejected" and \
+                entry.payload_bytes > self.config.retention.rejected_payload_bytes_max:
+            tx.execute("UPDATE inbox SET payload = NULL WHERE id = ?", (entry.id,))
 
     @staticmethod
     def _mqtt_delivery(entry: JournalEntry, outcome: Outcome) -> Delivery:

@@ -82,7 +82,9 @@ def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
         role = "resend" if same_bytes else "conflict"
         original_id = int(existing[0])
     kind = scan_kind(arrival.payload)
-    stored = arrival.payload if len(arrival.payload) <= max_payload_bytes else None
+    # a re-send's bytes are the original's: stored once
+    fits = len(arrival.payload) <= max_payload_bytes
+    stored = arrival.payload if fits and role != "resend" else None
     inbox_id = tx.insert(
         "INSERT INTO inbox (sender, message_key, message_id, content_hash, role, original_id,"
         " kind, syntax, payload, payload_bytes, topic, correlation_data, response_topic,"

@@ -1,0 +1,52 @@
+"""`purge` keeps the accounting record and drops what retention allows; re-sends store no
+second copy of the bytes."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from support.pipeline import Harness, example
+
+from gateway.commands.data import purge
+from gateway.config import build_config
+from gateway.ledger.verify import verify
+
+OLD = datetime(2018, 3, 1, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return Harness.open(f"sqlite:///{tmp_path}/gateway.db", tmp_path / "state")
+
+
+def test_purge_drops_old_records_but_not_the_ledger(harness: Harness, tmp_path: Path) -> None:
+    """Old rejected payloads and old records of messages that left nothing in the ledger go;
+    the posted declaration and its outcome stay; the ledger still verifies."""
+    harness.submit(example("declaration-contract.xml"), at=OLD)
+    harness.submit(example("invalid-dec001-declared-totals.xml"), at=OLD)
+    harness.submit(example("invalid-dec007-cad-exchange-rate.xml"))
+    harness.database.transaction_sync(lambda tx: tx.execute(
+        "UPDATE outbox SET status = 'delivered'"))
+    harness.close()
+    config = build_config({"database": {"url": f"sqlite:///{tmp_path}/gateway.db"}})
+    assert purge(config, date(2020, 1, 1)) == 0
+    again = Harness.open(f"sqlite:///{tmp_path}/gateway.db", tmp_path / "state")
+    try:
+        kinds = again.database.transaction_sync(lambda tx: tx.all(
+            "SELECT message_id, payload IS NULL FROM inbox ORDER BY id"))
+        assert kinds == [("BRK42-2026-000103", 0), ("BRK42-2026-000508", 0)]
+        assert again.scalar("SELECT COUNT(*) FROM declarations") == 1
+        assert again.database.transaction_sync(verify) == []
+    finally:
+        again.close()
+
+
+def test_a_resend_stores_no_second_copy(harness: Harness) -> None:
+    """The bytes of a re-send are the original's: the journal keeps them once."""
+    payload = example("declaration.xml")
+    harness.submit(payload)
+    harness.submit(payload)
+    stored = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT role, payload IS NULL FROM inbox ORDER BY id"))
+    assert stored == [("original", 0), ("resend", 1)]
+    harness.close()
