@@ -56,20 +56,24 @@ def _purge(tx: Tx, cutoff: datetime) -> dict[str, int]:
     kept = ("id NOT IN (SELECT inbox_id FROM declarations) AND id NOT IN (SELECT inbox_id"
             " FROM payments) AND id NOT IN (SELECT inbox_id FROM cases) AND id NOT IN"
             " (SELECT inbox_id FROM ledger_entries WHERE inbox_id IS NOT NULL)")
-    counts["outbox rows"] = len(tx.all(
-        "DELETE FROM outbox WHERE status <> 'pending' AND outcome_id IN (SELECT id FROM"
-        f" outcomes WHERE inbox_id IN ({old})) RETURNING id", (stamp,)))
+    removable = (f"SELECT id FROM inbox WHERE received_at < ? AND status = 'done' AND {kept}"
+                 " AND id NOT IN (SELECT original_id FROM inbox WHERE original_id IS NOT NULL)"
+                 " AND NOT EXISTS (SELECT 1 FROM outbox JOIN outcomes ON outcomes.id ="
+                 " outbox.outcome_id WHERE outcomes.inbox_id = inbox.id"
+                 " AND outbox.status = 'pending')")
     tx.execute(f"DELETE FROM dead_letter_attempts WHERE inbox_id IN ({old})", (stamp,))
     tx.execute("DELETE FROM dead_letters WHERE resolved_at IS NOT NULL AND inbox_id IN"
                f" ({old})", (stamp,))
-    removable = f"SELECT id FROM inbox WHERE received_at < ? AND status = 'done' AND {kept}"
-    tx.execute("DELETE FROM outcomes WHERE inbox_id IN (" + removable + ") AND NOT EXISTS"
-               " (SELECT 1 FROM outbox WHERE outbox.outcome_id = outcomes.id)", (stamp,))
-    counts["messages"] = len(tx.all(
-        "DELETE FROM inbox WHERE id IN (" + removable + ") AND NOT EXISTS (SELECT 1 FROM"
-        " outcomes WHERE outcomes.inbox_id = inbox.id) AND NOT EXISTS (SELECT 1 FROM"
-        " dead_letters WHERE dead_letters.inbox_id = inbox.id) AND id NOT IN (SELECT"
-        " original_id FROM inbox WHERE original_id IS NOT NULL) RETURNING id", (stamp,)))
+    ids = [int(r[0]) for r in tx.all(removable, (stamp,))
+           if tx.one("SELECT 1 FROM dead_letters WHERE inbox_id = ?", (r[0],)) is None]
+    outbox = 0
+    for inbox_id in ids:
+        outbox += len(tx.all("DELETE FROM outbox WHERE outcome_id IN (SELECT id FROM outcomes"
+                             " WHERE inbox_id = ?) RETURNING id", (inbox_id,)))
+        tx.execute("DELETE FROM outcomes WHERE inbox_id = ?", (inbox_id,))
+        tx.execute("DELETE FROM inbox WHERE id = ?", (inbox_id,))
+    counts["outbox rows"] = outbox
+    counts["messages"] = len(ids)
     return counts
 
 
