@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -14,6 +15,9 @@ from gateway.config import Config, ConfigError, find_config_path, load_config
 from gateway.partners import load_registry
 
 Handler = Callable[[Config, argparse.Namespace], int]
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+              "error": logging.ERROR}
+"""CARM_LOG_LEVEL; debug adds the journal-commit and PUBACK trace the fault tests read."""
 
 
 def parse_moment(text: str) -> datetime:
@@ -52,7 +56,10 @@ def _run(config: Config, arguments: argparse.Namespace) -> int:
     from gateway.daemon import serve  # noqa: PLC0415 (the daemon's imports are heavy)
     from gateway.logs import configure  # noqa: PLC0415
 
-    configure()
+    level = LOG_LEVELS.get(os.environ.get("CARM_LOG_LEVEL", "info").lower())
+    if level is None:
+        raise UsageError(f"CARM_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    configure(level=level)
     load_registry(config.partners_file)
     asyncio.run(serve(config, arguments.config))
     return EXIT_OK

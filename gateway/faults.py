@@ -11,6 +11,7 @@ CRASH_POINTS = frozenset({
     "after-journal-commit",
     "in-handler-transaction",
     "after-handler-commit",
+    "in-smtp-conversation",
 })
 CRASH_EXIT_STATUS = 137
 

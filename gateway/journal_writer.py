@@ -62,12 +62,14 @@ class JournalWriter:
                 batch.append(self.queue.get_nowait())
             arrivals = [arrival for arrival, _ in batch]
             results = await self._commit(arrivals)
+            log.debug("journal committed", mids=[handle.mid for _, handle in batch])
             crash_point("after-journal-commit")
             for (arrival, handle), result in zip(batch, results, strict=True):
-                handle.ack()
                 log.info("message journalled", inbox_id=result.inbox_id, role=result.role,
                          sender=arrival.topic_sender, bytes=len(arrival.payload),
                          redelivery=arrival.broker_redelivery)
+                handle.ack()
+                log.debug("acknowledged to broker", mid=handle.mid)
             for _ in batch:
                 self.queue.task_done()
             self.journalled.set()

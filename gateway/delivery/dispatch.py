@@ -15,6 +15,7 @@ from typing import Protocol
 import structlog
 
 from gateway import metrics
+from gateway.faults import crash_point
 from gateway.store.database import Database, Tx
 from gateway.store.outbox import Channel, OutboxRow, backoff, due_rows, mark_delivered, mark_failed
 
@@ -90,6 +91,8 @@ class Dispatcher:
     async def _deliver(self, row: OutboxRow) -> bool:
         try:
             await self.sender.send(row)
+            if self.channel == "email":
+                crash_point("in-smtp-conversation")
         except self.permanent as error:
             await self._failed(row, str(error), dead=True)
             return True
