@@ -65,7 +65,8 @@ def check(database_url: str, published: list[str], *, sender: str = "BRK42",
                 "SELECT header_message_id FROM outbox WHERE channel = 'email'"))}
             for received in mail.received:
                 if received.message["Message-ID"] not in queued:
-                    findings.add("I4 delivery", f"unknown Message-ID {received.message['Message-ID']}")
+                    unknown = received.message["Message-ID"]
+                    findings.add("I4 delivery", f"unknown Message-ID {unknown}")
     finally:
         database.close_sync()
     for log in logs:

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import paho.mqtt.client as paho
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from support.peers import Broker
 from support.pipeline import declaration, payment
 
 from gateway.identifiers import luhn_valid
+from gateway.store.database import StoreUnavailable, Tx, open_database
 
 
 def transaction_number(seed: int, index: int) -> str:
@@ -76,21 +78,32 @@ def publish_in_background(broker: Broker, messages: list[Message],
     return thread
 
 
-def wait_settled(database: str, message_ids: list[str], timeout_s: float = 90.0) -> bool:
+def _progress(tx: Tx) -> tuple[set[str], int]:
+    done = {str(row[0]) for row in tx.all(
+        "SELECT i.message_id FROM inbox i JOIN outcomes o ON o.inbox_id = i.id"
+        " AND o.superseded = 0 WHERE o.status <> 'deferred'")}
+    pending = tx.one("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+    return done, int(pending[0]) if pending else 0
+
+
+def wait_settled(database_url: str, message_ids: list[str], timeout_s: float = 90.0) -> bool:
     """Until every message has an outcome and nothing waits in the outbox (bounded)."""
+    if database_url.startswith("sqlite:///"):
+        database_url = "sqlite:///" + database_url.removeprefix("sqlite:///")
+    elif "://" not in database_url:
+        database_url = f"sqlite:///{database_url}"
     deadline = time.monotonic() + timeout_s
     wanted = set(message_ids)
     while time.monotonic() < deadline:
         try:
-            with sqlite3.connect(database, timeout=5) as connection:
-                done = {row[0] for row in connection.execute(
-                    "SELECT i.message_id FROM inbox i JOIN outcomes o ON o.inbox_id = i.id"
-                    " AND o.superseded = 0 WHERE o.status <> 'deferred'")}
-                pending = connection.execute(
-                    "SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+            database = open_database(database_url)
+            try:
+                done, pending = database.transaction_sync(_progress)
+            finally:
+                database.close_sync()
             if wanted <= done and pending == 0:
                 return True
-        except sqlite3.OperationalError:
+        except (StoreUnavailable, sqlite3.OperationalError, psycopg.OperationalError):
             pass
         time.sleep(0.2)
     return False

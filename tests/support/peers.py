@@ -41,6 +41,7 @@ user {user}
 persistence true
 persistence_location {directory}/
 autosave_interval 1
+autosave_on_changes true
 max_inflight_messages 1000
 max_queued_messages 100000
 log_dest file {directory}/mosquitto.log
@@ -68,6 +69,13 @@ class Broker:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def kill(self) -> None:
+        """kill -9: what persistence has saved is all that survives."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
 
