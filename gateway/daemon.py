@@ -12,9 +12,10 @@ import contextlib
 import dataclasses
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -35,7 +36,7 @@ from gateway.partners import Registry, load_registry
 from gateway.processing import Processor
 from gateway.standards.calendar import BusinessCalendar
 from gateway.standards.escalation import ESCALATION_INTERVAL_S, Escalator
-from gateway.store.database import Tx, open_database
+from gateway.store.database import StoreUnavailable, Tx, open_database
 from gateway.store.outbox import OutboxRow
 from gateway.systemd import notify
 from gateway.transport.mqtt import Link
@@ -48,6 +49,8 @@ DRAIN_POLL_S = 0.1
 PROCESS_POLL_S = 5.0
 """Processing also looks for pending work this often: dead letters replayed by a command."""
 FORCED_EXIT_STATUS = 1
+SUPERVISOR_BACKOFF_S_MIN = 0.2
+SUPERVISOR_BACKOFF_S_MAX = 5.0
 
 
 def utc_now() -> datetime:
@@ -140,18 +143,19 @@ class Gateway:
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
-                    group.create_task(coroutine, name=name) for name, coroutine in (
-                        ("ingress", self.link.receive(self.journal_writer.put)),
-                        ("journal", self.journal_writer.run()),
-                        ("processing", self._process_loop()),
-                        ("delivery-mqtt", self.mqtt_dispatcher.run()),
-                        ("delivery-email", self.email_dispatcher.run()),
-                        ("escalation", self._escalation_loop()),
-                        ("statements", self._statement_loop()),
-                        ("heartbeat", heartbeat(self.database, self.config.gateway.id,
-                                                self.link.connected.is_set)),
-                        ("metrics", self.metrics_server.serve()),
-                        ("ready", self._announce_ready()),
+                    group.create_task(_supervised(name, loop), name=name)
+                    for name, loop in (
+                        ("ingress", lambda: self.link.receive(self.journal_writer.put)),
+                        ("journal", self.journal_writer.run),
+                        ("processing", self._process_loop),
+                        ("delivery-mqtt", self.mqtt_dispatcher.run),
+                        ("delivery-email", self.email_dispatcher.run),
+                        ("escalation", self._escalation_loop),
+                        ("statements", self._statement_loop),
+                        ("heartbeat", lambda: heartbeat(self.database, self.config.gateway.id,
+                                                        self.link.connected.is_set)),
+                        ("metrics", self.metrics_server.serve),
+                        ("ready", self._announce_ready),
                     )
                 ]
                 await stop.wait()
@@ -184,6 +188,21 @@ class Gateway:
         await self.email_sender.close()
         await self.database.close()
         log.info("gateway stopped")
+
+
+async def _supervised(name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a loop; when the database is unavailable for a while, start it again after a
+    capped backoff instead of taking the daemon down (its work is all in the database)."""
+    wait_s = SUPERVISOR_BACKOFF_S_MIN
+    while True:
+        try:
+            await loop()
+            return
+        except* StoreUnavailable as failures:  # also from a loop's own task group
+            log.warning("loop interrupted by the database, restarting", loop=name,
+                        error=str(failures.exceptions[0]), retry_in_s=wait_s)
+        await asyncio.sleep(wait_s)
+        wait_s = min(wait_s * 2, SUPERVISOR_BACKOFF_S_MAX)
 
 
 def _outbox_due_now(tx: Tx) -> int:

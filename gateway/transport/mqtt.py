@@ -6,12 +6,15 @@ is journalled. Library errors become `LinkDown` here.
 """
 
 import asyncio
+import ipaddress
+import os
 import random
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,9 +23,10 @@ import paho.mqtt.client as paho
 import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway import metrics
-from gateway.config import MqttSettings
+from gateway.config import ConfigError, MqttSettings
 from gateway.store.journal import Arrival
 
 log = structlog.get_logger("gateway.mqtt")
@@ -54,13 +58,44 @@ class BrokerAddress:
         return f"BrokerAddress({self.host}:{self.port}, tls={self.tls})"
 
 
+def secret_path(path: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Where a password file is. A bare name (no directory part) is a systemd credential,
+    `$CREDENTIALS_DIRECTORY/{name}` (`LoadCredential=name:...`), when the service has any."""
+    environ = os.environ if environ is None else environ
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if directory and not path.is_absolute() and len(path.parts) == 1:
+        return Path(directory) / path
+    return path
+
+
+def read_secret(path: Path, setting: str, environ: Mapping[str, str] | None = None) -> str:
+    """The secret in a file, without surrounding white space.
+
+    Raises ConfigError naming the setting and the file (never its content) when the file cannot
+    be read or is empty.
+    """
+    located = secret_path(path, environ)
+    try:
+        secret = located.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        hint = ""
+        if located == path and len(path.parts) == 1:
+            hint = " (a bare name is read from $CREDENTIALS_DIRECTORY, which is not set)"
+        raise ConfigError(f"{setting} {located}: cannot read: {error.strerror}{hint}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{setting} {located}: cannot read: not UTF-8 text") from None
+    if not secret:
+        raise ConfigError(f"{setting} {located} is empty")
+    return secret
+
+
 def broker_address(settings: MqttSettings) -> BrokerAddress:
     """Host, port and credentials; a password file wins over a password in the URL."""
     parts = urlsplit(settings.url)
     tls = parts.scheme == "mqtts"
     password = unquote(parts.password) if parts.password else None
     if settings.password_file is not None:
-        password = settings.password_file.read_text(encoding="utf-8").strip()
+        password = read_secret(settings.password_file, "[mqtt] password_file")
     return BrokerAddress(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or (8883 if tls else 1883),
@@ -71,13 +106,49 @@ def broker_address(settings: MqttSettings) -> BrokerAddress:
 
 
 def tls_context(settings: MqttSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(
-        cafile=str(settings.ca_file) if settings.ca_file else None
-    )
+    """The broker's certificate checked against `ca_file` (else the system's CAs) and against its
+    host name, TLS 1.2 at least, and the client certificate when `cert_file` is set.
+
+    Raises ConfigError naming the file when TLS material cannot be loaded.
+    """
+    if settings.key_file is not None and settings.cert_file is None:
+        raise ConfigError("[mqtt] key_file is set without cert_file")
+    try:
+        context = ssl.create_default_context(
+            cafile=str(settings.ca_file) if settings.ca_file else None
+        )
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"[mqtt] ca_file {settings.ca_file}: cannot load: "
+                          f"{_reason(error)}") from None
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     if settings.cert_file is not None:
-        context.load_cert_chain(str(settings.cert_file),
-                                str(settings.key_file) if settings.key_file else None)
+        try:
+            context.load_cert_chain(str(settings.cert_file),
+                                    str(settings.key_file) if settings.key_file else None,
+                                    password=_no_key_password)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"[mqtt] cert_file {settings.cert_file} / key_file "
+                              f"{settings.key_file}: cannot load: {_reason(error)}") from None
     return context
+
+
+def _no_key_password() -> str:
+    """A key file protected by a passphrase cannot be used by a daemon: fail, never prompt."""
+    raise ValueError("the key is protected by a passphrase; give an unencrypted key file")
+
+
+def _reason(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) and not isinstance(error, ssl.SSLError)
+            and error.strerror else str(error))
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class _Client(aiomqtt.Client):
@@ -91,6 +162,21 @@ class _Client(aiomqtt.Client):
             self._queue.put_nowait(converted)
         except asyncio.QueueFull:
             log.warning("incoming queue full; the broker redelivers after reconnect")
+
+
+class PartnerClient(aiomqtt.Client):
+    """aiomqtt's client keeping the reason codes of refused publishes, which aiomqtt drops:
+    `submit` reports a publish the broker's ACLs refuse instead of waiting for an answer."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refusals: list[str] = []
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int,
+                    reason_code: ReasonCode, properties: Properties) -> None:
+        if reason_code.is_failure:
+            self.refusals.append(str(reason_code))
+        super()._on_publish(client, userdata, mid, reason_code, properties)
 
 
 @dataclass(frozen=True)
@@ -127,6 +213,7 @@ def new_client(settings: MqttSettings, identifier: str, *, receive: bool) -> aio
         clean_start=not receive,
         properties=properties,
         tls_context=tls_context(settings) if address.tls else None,
+        tls_insecure=False if address.tls else None,
         timeout=CONNECT_TIMEOUT_S,
     )
     if receive:
@@ -165,6 +252,11 @@ class Link:
 
     def __init__(self, settings: MqttSettings, identifier: str,
                  now: Callable[[], datetime]) -> None:
+        address = broker_address(settings)  # a bad secret or TLS file fails at start (exit 78)
+        if address.tls:
+            tls_context(settings)
+        elif address.password is not None and not _loopback(address.host):
+            log.warning("broker password travels without TLS; use mqtts://", host=address.host)
         self.settings = settings
         self.identifier = identifier
         self.now = now
@@ -200,7 +292,7 @@ class Link:
                             handle.ack()
                             continue
                         await deliver(arrival, handle)
-            except (aiomqtt.MqttError, OSError, LinkDown) as error:
+            except (aiomqtt.MqttError, OSError, LinkDown, ConfigError) as error:
                 log.warning("broker connection lost", error=str(error), retry_in_s=backoff)
             await asyncio.sleep(backoff * (0.5 + random.random() / 2))  # noqa: S311
             backoff = min(backoff * 2, RECONNECT_BACKOFF_S_MAX)

@@ -85,11 +85,13 @@ def _unb_problems(unb: Segment) -> list[EdiProblem]:
 
 def _tag_problem(segment: Segment, message_type: str) -> EdiProblem | None:
     tag = segment.tag
+    allowed = SEGMENT_TAGS.get(message_type)
+    if allowed is not None and tag in allowed:
+        return None
     if len(tag) != 3 or not tag.isalnum() or not tag.isupper() or not tag[0].isalpha():
         text = f"segment {segment.number} has no valid segment tag: {tag!r}"
         return edi_problem("EDI001", text, "12", tag or None, segment.number)
-    allowed = SEGMENT_TAGS.get(message_type)
-    if allowed is not None and tag not in allowed:
+    if allowed is not None:
         text = f"segment {tag} is not a segment of {message_type}"
         return edi_problem("EDI001", text, "15", tag, segment.number)
     return None
@@ -191,6 +193,8 @@ class _Walk:
         problems: list[Problem] = list(_header_problems(unh, self.references))
         self.references.add(unh.component(1, 1))
         for segment in segments:
+            if len(problems) >= MAX_PROBLEMS:
+                break
             found = self.invalid_characters.get(segment.number)
             if found is None and segment is not unh and segment.tag != "UNT":
                 found = _tag_problem(segment, message_type)

@@ -45,7 +45,7 @@ _LIMITS: dict[NumberKind, _Limits] = {
 
 def _digits(value: Decimal) -> tuple[int, int]:
     """Fraction and total digits of the value (not of its writing: 1.50 has one decimal)."""
-    sign, digits, exponent = value.normalize().as_tuple()
+    _sign, digits, exponent = value.normalize().as_tuple()
     assert isinstance(exponent, int)
     if exponent >= 0:
         return 0, len(digits) + exponent

@@ -43,7 +43,7 @@ def _una(text: str) -> _Advice:
     problem = _una_problem(characters)
     if problem is not None:
         return _Advice(Separators(), True, problem, body)
-    component, element, decimal, release, repetition, terminator = characters
+    component, element, decimal, release, repetition, terminator = tuple(characters)
     separators = Separators(component, element, decimal, None if release == " " else release,
                             None if repetition == " " else repetition, terminator)
     return _Advice(separators, True, None, body)
@@ -54,15 +54,15 @@ def _una_problem(characters: str) -> EdiProblem | None:
     if len(characters) < 6:
         text = "UNA must give six service characters"
     else:
-        component, element, decimal, release, repetition, terminator = characters
+        component, element, decimal, release, repetition, terminator = tuple(characters)
         used = [component, element, terminator]
         used += [character for character in (release, repetition) if character != " "]
         if decimal not in ".,":
             text = f"UNA decimal mark {decimal!r} is neither '.' nor ','"
         elif len(set(used)) != len(used) or decimal in used:
             text = f"UNA service characters {characters!r} are not all different"
-        elif any(character.isalnum() or character == " "
-                 for character in (component, element, terminator)):
+        elif any(character.isalnum() for character in used) or " " in (component, element,
+                                                                     terminator):
             text = f"UNA service characters {characters!r} include a letter, digit or space"
     if text is None:
         return None
@@ -92,7 +92,7 @@ def _break_problem(remainder: str, separators: Separators, number: int) -> EdiPr
     """EDI001 for text after the last terminator: a stray release character or a segment that
     breaks off (a truncated interchange)."""
     release = separators.release
-    tail = remainder.removesuffix(separators.terminator) if release else remainder
+    tail = remainder.rstrip(_BLANK).removesuffix(separators.terminator)
     run = len(tail) - len(tail.rstrip(release)) if release else 0
     tag = remainder.lstrip(_BLANK)[:3]
     path = tag if tag.isalnum() and len(tag) == 3 else "UNZ"
@@ -130,6 +130,21 @@ def _invalid_character(segment: Segment, value: str, path: str, level: str) -> E
     return edi_problem("EDI001", text, "21", path, segment.number)
 
 
+def _invalid_characters(segments: tuple[Segment, ...], raws: list[str], body: str, level: str,
+                        separators: Separators) -> dict[int, EdiProblem]:
+    """EDI001 for each segment with a character outside the level's repertoire, by segment
+    number. One search over the whole text first: the common case costs no more."""
+    if level not in _characters.SYNTAX_LEVELS:
+        return {}
+    anywhere = _characters.invalid_character(level, separators.service_characters + "\r\n")
+    if anywhere is not None and anywhere.search(body) is None and not any(
+            "\n" in raw or "\r" in raw for raw in raws):
+        return {}
+    found = (_character_problem(segment, level, separators) for segment in segments)
+    return {problem.line: problem for problem in found
+            if problem is not None and problem.line is not None}
+
+
 def tokenize(payload: bytes) -> Interchange:
     """The interchange in the payload with every syntax and envelope problem found; never raises."""
     text = _characters.decode(payload).removeprefix(UTF8_BOM).lstrip(_BLANK)
@@ -138,20 +153,17 @@ def tokenize(payload: bytes) -> Interchange:
     separators = _final_separators(advice, version)
     first_number = 2 if advice.una else 1
     pieces = split_released(advice.body, separators.terminator, separators.release)
+    raws = [piece.lstrip(_BETWEEN_SEGMENTS) for piece in pieces[:-1]]
     segments = tuple(
-        parse_segment(raw.lstrip(_BETWEEN_SEGMENTS), separators, number)
-        for number, raw in enumerate(pieces[:-1], start=first_number)
+        parse_segment(raw, separators, number)
+        for number, raw in enumerate(raws, start=first_number)
     )
     remainder = pieces[-1]
     broken: EdiProblem | None = None
     if remainder.strip(_BLANK):
         broken = _break_problem(remainder, separators, first_number + len(segments))
     level = segments[0].component(1, 1) if segments and segments[0].tag == "UNB" else ""
-    invalid = {
-        problem.line: problem
-        for problem in (_character_problem(segment, level, separators) for segment in segments)
-        if problem is not None and problem.line is not None
-    } if level in _characters.SYNTAX_LEVELS else {}
+    invalid = _invalid_characters(segments, raws, advice.body, level, separators)
     return check_envelope(
         segments, separators, una=advice.una, una_problem=advice.problem, broken=broken,
         invalid_characters=invalid,

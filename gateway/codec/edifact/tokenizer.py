@@ -122,18 +122,16 @@ def split_released(text: str, separator: str, release: str | None) -> list[str]:
     if release is None or release not in text:
         return parts
     joined: list[str] = []
-    pending: str | None = None
+    pending: list[str] = []
     for part in parts:
-        if pending is not None:
-            part = pending + separator + part
-        run = len(part) - len(part.rstrip(release))
-        if run % 2:
-            pending = part
-        else:
-            joined.append(part)
-            pending = None
-    if pending is not None:
-        joined.append(pending)
+        pending.append(part)
+        # The separator before `part` is not a release character, so the run of release
+        # characters that ends the piece so far is the one that ends `part`.
+        if (len(part) - len(part.rstrip(release))) % 2 == 0:
+            joined.append(separator.join(pending))
+            pending = []
+    if pending:
+        joined.append(separator.join(pending))
     return joined
 
 
@@ -151,11 +149,13 @@ def parse_segment(raw: str, separators: Separators, number: int) -> Segment:
     """One segment from its text without the terminator (release characters honoured)."""
     release = separators.release
     released = release is not None and release in raw
+    component = separators.component
     if released:
         parts = split_released(raw, separators.element, release)
+        tag = _components(parts[0], separators)[0]
     else:
         parts = raw.split(separators.element)
-    tag = _components(parts[0], separators)[0]
+        tag = parts[0].split(component)[0] if component in parts[0] else parts[0]
     repetition = separators.repetition
     if repetition is not None and repetition in raw:
         occurrences = tuple(
@@ -171,7 +171,6 @@ def parse_segment(raw: str, separators: Separators, number: int) -> Segment:
         return Segment(tag, tuple(at_position[0] for at_position in occurrences), number)
     if released:
         return Segment(tag, tuple(_components(part, separators) for part in parts[1:]), number)
-    component = separators.component
     return Segment(
         tag,
         tuple(tuple(part.split(component)) if component in part else (part,)
