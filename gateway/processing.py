@@ -18,16 +18,34 @@ from tenacity import wait_random_exponential as wait_jittered
 from gateway import metrics
 from gateway.codec.acknowledgement import render_acknowledgement
 from gateway.codec.classify import scan_kind
+from gateway.codec.edifact import Interchange, tokenize
 from gateway.config import Config
 from gateway.delivery.email_content import header_message_id, render_email
+from gateway.edifact_flow import (
+    check_part,
+    duplicate_problem,
+    interchange_outcome,
+    kind_of_message,
+    part_key,
+    renderer,
+)
 from gateway.faults import crash_point, poison_point
 from gateway.handling import HandlerContext, HandlerResult, next_number
 from gateway.outcome import Outcome, from_json, to_json
 from gateway.partners import Registry
 from gateway.routing import route
 from gateway.standards.calendar import BusinessCalendar
+from gateway.standards.deadlines import respond_by
 from gateway.store.database import Database, StoreUnavailable, Tx
-from gateway.store.journal import JournalEntry, entry_by_id, finish, pending_entries
+from gateway.store.journal import (
+    JournalEntry,
+    add_part,
+    entry_by_id,
+    finish,
+    parent_role_of,
+    pending_entries,
+    stored_bytes,
+)
 from gateway.store.outbox import Delivery, enqueue
 from gateway.validation.pipeline import Checked, CheckSettings, Sending, check
 from gateway.validation.problems import problem
@@ -109,12 +127,67 @@ class Processor:
             raise
 
     async def _work_for(self, entry: JournalEntry) -> Callable[[Tx], Outcome]:
+        if entry.syntax == "edifact" and \
+                entry.payload_bytes <= self.config.gateway.max_message_bytes:
+            return await self._edifact_work_for(entry)
         if entry.role == "conflict":
             return lambda tx: self._conflict(tx, entry)
         if entry.role == "resend":
             return lambda tx: self._resend(tx, entry)
         checked = await asyncio.to_thread(self.check_entry, entry)
         return lambda tx: self._apply(tx, entry, checked)
+
+    async def _edifact_work_for(self, entry: JournalEntry) -> Callable[[Tx], Outcome]:
+        payload, parent_role = await self.database.transaction(
+            lambda tx: (stored_bytes(tx, entry), parent_role_of(tx, entry)))
+        if payload is None:
+            raise RuntimeError(f"the bytes of EDIFACT entry {entry.id} are not stored")
+        if entry.role == "original":
+            interchange = await asyncio.to_thread(tokenize, payload)
+            return lambda tx: self._interchange(tx, entry, interchange)
+        if entry.role == "resend":
+            return lambda tx: self._resend(tx, entry)
+        if entry.role == "conflict":
+            return lambda tx: self._conflict(tx, entry)
+        if parent_role == "resend":
+            return lambda tx: self._resend_part(tx, entry)
+        assert entry.part_index is not None
+        checked = await asyncio.to_thread(
+            check_part, payload, entry.part_index, settings=self.check_settings,
+            sending=Sending(entry.sender, self.registry()), received_at=entry.received_at,
+            calendar=self.calendar)
+        return lambda tx: self._apply(tx, entry, checked)
+
+    def _interchange(self, tx: Tx, entry: JournalEntry, interchange: Interchange) -> Outcome:
+        """The CONTRL answer, then each message journalled as its own entry."""
+        outcome = interchange_outcome(
+            interchange, acknowledgement_id=self._acknowledgement_id(tx), sender=entry.sender,
+            kind=entry.kind, received_at=entry.received_at, respond_by=entry.respond_by)
+        self._record(tx, entry, outcome, identity=outcome.status)
+        if interchange.sound:
+            self._add_parts(tx, entry, interchange)
+        return outcome
+
+    def _add_parts(self, tx: Tx, entry: JournalEntry, interchange: Interchange) -> None:
+        for index, message in enumerate(interchange.messages):
+            kind = kind_of_message(message)
+            deadline = respond_by(self.calendar, self.config.standards.for_kind(kind),
+                                  entry.received_at)
+            add_part(tx, entry, index, part_key(interchange, message), kind, deadline)
+
+    def _resend_part(self, tx: Tx, entry: JournalEntry) -> Outcome:
+        """A message of a re-sent interchange: its original message's outcome with DUP001."""
+        row = tx.one(
+            "SELECT o.facts FROM inbox p JOIN inbox r ON r.id = ? JOIN outcomes o"
+            " ON o.inbox_id = p.id AND o.superseded = 0 WHERE p.role = 'part'"
+            " AND p.original_id = r.original_id AND p.part_index = ?",
+            (entry.original_id, entry.part_index))
+        if row is None:
+            raise StoreUnavailable(f"no original outcome for re-sent part {entry.id}")
+        outcome = from_json(str(row[0])).with_problem(
+            problem("DUP001", "a re-send of a message already processed: the original outcome"))
+        self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}")
+        return outcome
 
     def check_entry(self, entry: JournalEntry) -> Checked:
         """Stages 1 to 8 (stateless) of a journalled message."""
@@ -181,6 +254,10 @@ class Processor:
         outcome = original.with_problem(problem("DUP001", "a re-send of a message already "
                                                           "processed: the original outcome"))
         self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}")
+        if entry.syntax == "edifact" and original.status == "accepted":
+            payload = stored_bytes(tx, entry)
+            if payload is not None:
+                self._add_parts(tx, entry, tokenize(payload))
         return outcome
 
     def _defer(self, tx: Tx, entry: JournalEntry, error: Exception, errors: list[str]) -> None:
@@ -217,18 +294,33 @@ class Processor:
             (entry.id, outcome.acknowledgement_id, outcome.status, outcome.kind,
              outcome.reference, to_json(outcome), now.isoformat()),
         )
-        deliveries = [self._mqtt_delivery(entry, outcome)]
-        deliveries += self._email_deliveries(entry, outcome, identity, now)
+        deliveries = self._mqtt_delivery(tx, entry, outcome, now)
+        if not (entry.syntax == "edifact" and entry.role != "part"
+                and outcome.status == "accepted"):  # a sound interchange: its parts email
+            deliveries += self._email_deliveries(entry, outcome, identity, now)
         enqueue(tx, outcome_id, outcome.final, deliveries, now)
         finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
         if outcome.status == "rejected" and \
                 entry.payload_bytes > self.config.retention.rejected_payload_bytes_max:
             tx.execute("UPDATE inbox SET payload = NULL WHERE id = ?", (entry.id,))
 
-    @staticmethod
-    def _mqtt_delivery(entry: JournalEntry, outcome: Outcome) -> Delivery:
-        return Delivery("mqtt", response_topic(entry.sender, entry.response_topic),
-                        render_acknowledgement(outcome), correlation_data=entry.correlation_data)
+    def _mqtt_delivery(self, tx: Tx, entry: JournalEntry, outcome: Outcome,
+                       now: datetime) -> list[Delivery]:
+        """The answer in the syntax of the input: an Acknowledgement for XML; CONTRL, CUSRES
+        or APERAK for EDIFACT (none for a message its CONTRL already rejected)."""
+        payload: bytes | None = None
+        edifact_bytes = stored_bytes(tx, entry) if entry.syntax == "edifact" else None
+        if edifact_bytes is not None:
+            extra = [duplicate_problem(entry.message_key)] if entry.role == "conflict" else None
+            write = renderer(edifact_bytes, entry.part_index, sender=entry.sender, now=now,
+                             extra=extra)
+            payload = write(outcome) if write is not None else None
+            if payload is None:
+                return []
+        else:
+            payload = render_acknowledgement(outcome)
+        return [Delivery("mqtt", response_topic(entry.sender, entry.response_topic), payload,
+                         correlation_data=entry.correlation_data)]
 
     def _email_deliveries(self, entry: JournalEntry, outcome: Outcome, identity: str,
                           now: datetime) -> list[Delivery]:

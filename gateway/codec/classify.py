@@ -43,6 +43,14 @@ def scan_message_id(payload: bytes) -> str | None:
     return None
 
 
+def scan_interchange_reference(payload: bytes) -> str | None:
+    """The UNB interchange control reference of an EDIFACT interchange (its dedup key)."""
+    if syntax_of(payload) != "edifact":
+        return None
+    unb = _UNB_REFERENCE.search(payload[:SCAN_LIMIT_BYTES])
+    return unb[1].decode("latin-1") if unb else None
+
+
 def scan_kind(payload: bytes) -> Kind:
     """The message kind from the root element's local name (XML) or message type (EDIFACT)."""
     head = payload[:SCAN_LIMIT_BYTES]

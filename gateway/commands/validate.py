@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from gateway.codec.classify import syntax_of
+from gateway.codec.edifact import tokenize
 from gateway.codec.messages import Message
 from gateway.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from gateway.config import Config
+from gateway.edifact_flow import check_part
 from gateway.handling import HandlerContext
 from gateway.partners import Registry, load_registry
 from gateway.routing import route
@@ -60,6 +63,10 @@ def check_file(path: str, *, config: Config, registry: Registry | None,
     except OSError as error:
         return FileReport(path, None, (), unreadable=error.strerror or str(error))
     settings = CheckSettings(config.gateway.max_message_bytes, config.transaction_check_digit)
+    if syntax_of(payload) == "edifact" and len(payload) <= settings.max_message_bytes:
+        return _check_interchange(path, payload, settings=settings, config=config,
+                                  registry=registry, database=database, received_at=received_at,
+                                  sender=sender, calendar=calendar)
     first = check(payload, settings=settings, sending=None, received_at=received_at,
                   calendar=calendar)
     if registry is None or first.message is None:
@@ -72,6 +79,28 @@ def check_file(path: str, *, config: Config, registry: Registry | None,
         problems += _stateful(database, checked.message, topic_sender, received_at, calendar,
                               config)
     return FileReport(path, checked, tuple(problems))
+
+
+def _check_interchange(path: str, payload: bytes, *, settings: CheckSettings, config: Config,
+                       registry: Registry | None, database: Database | None,
+                       received_at: datetime, sender: str | None,
+                       calendar: BusinessCalendar) -> FileReport:
+    """Every message of an EDIFACT interchange through the same stages as XML; LINE is the
+    segment number."""
+    interchange = tokenize(payload)
+    problems = list(interchange.problems)
+    last: Checked | None = None
+    if interchange.sound:
+        topic_sender = sender or interchange.sender
+        sending = Sending(topic_sender, registry) if registry is not None else None
+        for index in range(len(interchange.messages)):
+            last = check_part(payload, index, settings=settings, sending=sending,
+                              received_at=received_at, calendar=calendar)
+            problems += last.problems
+            if database is not None and last.message is not None and not last.rejected:
+                problems += _stateful(database, last.message, topic_sender, received_at,
+                                      calendar, config)
+    return FileReport(path, last, tuple(problems))
 
 
 def _line(report: FileReport, item: Problem) -> str:

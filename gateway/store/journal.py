@@ -6,11 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from gateway.codec.classify import scan_kind, scan_message_id, syntax_of
+from gateway.codec.classify import (
+    scan_interchange_reference,
+    scan_kind,
+    scan_message_id,
+    syntax_of,
+)
 from gateway.codec.messages import Kind
 from gateway.store.database import Tx
 
-Role = Literal["original", "resend", "conflict"]
+Role = Literal["original", "resend", "conflict", "part"]
+STORED_BYTES_HOPS_MAX = 3
+"""A part of a re-sent interchange -> the re-send -> the original: where the bytes are."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class JournalEntry:
     role: Role
     original_id: int | None
     kind: Kind
+    syntax: str
+    part_index: int | None
     payload: bytes | None
     payload_bytes: int
     topic: str
@@ -58,7 +67,11 @@ def content_hash(payload: bytes) -> str:
 
 
 def message_key(payload: bytes, digest: str) -> str:
-    """(sender, MessageID) when one is found; else the hash of the bytes."""
+    """(sender, MessageID) when one is found, (sender, UNB reference) for an EDIFACT
+    interchange; else the hash of the bytes."""
+    interchange = scan_interchange_reference(payload)
+    if interchange is not None:
+        return f"UNB:{interchange}"
     message_id = scan_message_id(payload)
     return message_id if message_id is not None else f"sha256:{digest}"
 
@@ -100,7 +113,7 @@ def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
 
 _ENTRY_COLUMNS = (
     "id, sender, message_key, message_id, role, original_id, kind, payload, payload_bytes, topic,"
-    " correlation_data, response_topic, received_at, respond_by, status"
+    " correlation_data, response_topic, received_at, respond_by, status, syntax, part_index"
 )
 
 
@@ -121,6 +134,8 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
         received_at=datetime.fromisoformat(str(row[12])),
         respond_by=datetime.fromisoformat(str(row[13])),
         status=str(row[14]),
+        syntax=str(row[15]),
+        part_index=None if row[16] is None else int(row[16]),  # type: ignore[call-overload]
     )
 
 
@@ -138,6 +153,47 @@ def pending_entries(tx: Tx, instance: str, limit: int) -> list[JournalEntry]:
 def entry_by_id(tx: Tx, inbox_id: int) -> JournalEntry | None:
     row = tx.one(f"SELECT {_ENTRY_COLUMNS} FROM inbox WHERE id = ?", (inbox_id,))  # noqa: S608
     return None if row is None else _entry(row)
+
+
+def add_part(tx: Tx, parent: JournalEntry, index: int, message_key: str, kind: Kind,
+             respond_by: datetime) -> int:
+    """One message of an EDIFACT interchange, journalled as its own entry: it gets its own
+    outcome, deadline and email. Its bytes are the parent's."""
+    return tx.insert(
+        "INSERT INTO inbox (sender, message_key, message_id, content_hash, role, original_id,"
+        " part_index, kind, syntax, payload, payload_bytes, topic, correlation_data,"
+        " response_topic, received_at, respond_by, status, instance)"
+        " SELECT sender, ?, ?, content_hash, 'part', id, ?, ?, syntax, NULL, payload_bytes,"
+        " topic, correlation_data, response_topic, received_at, ?, 'pending', instance"
+        " FROM inbox WHERE id = ? RETURNING id",
+        (message_key, message_key, index, kind, respond_by.isoformat(), parent.id),
+    )
+
+
+def parent_role_of(tx: Tx, entry: JournalEntry) -> str | None:
+    """The role of the entry an EDIFACT message part belongs to."""
+    if entry.role != "part" or entry.original_id is None:
+        return None
+    row = tx.one("SELECT role FROM inbox WHERE id = ?", (entry.original_id,))
+    return None if row is None else str(row[0])
+
+
+def stored_bytes(tx: Tx, entry: JournalEntry) -> bytes | None:
+    """The bytes of an entry; for a re-send or an EDIFACT message part, those of the entry it
+    repeats or belongs to (bytes are stored once)."""
+    if entry.payload is not None:
+        return entry.payload
+    current = entry.original_id
+    for _ in range(STORED_BYTES_HOPS_MAX):
+        if current is None:
+            return None
+        row = tx.one("SELECT payload, original_id FROM inbox WHERE id = ?", (current,))
+        if row is None:
+            return None
+        if row[0] is not None:
+            return bytes(row[0])
+        current = None if row[1] is None else int(row[1])
+    return None
 
 
 def finish(tx: Tx, inbox_id: int, status: str) -> None:

@@ -17,7 +17,8 @@ _SCHEMA_LOCK_KEY = 0x43_41_52_4D  # "CARM": one instance creates the schema at a
 
 
 def _translate(sql: str) -> str:
-    return _PLACEHOLDER.sub("%s", sql)
+    """`?` placeholders to psycopg's `%s`; a literal `%` (LIKE patterns) doubled."""
+    return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
 
 
 class _PostgresTx:

@@ -68,8 +68,8 @@ def _decode_stages(payload: bytes, settings: CheckSettings) -> tuple[Kind, Messa
     if syntax == "unknown":
         return "unknown", None, [problem("XML001", "neither XML nor EDIFACT", line=1)]
     if syntax == "edifact":
-        text = "EDIFACT interchanges are not accepted by this version of the gateway"
-        return kind, None, [problem("EDI003", text, line=1)]
+        # an interchange holds several messages: gateway.edifact_flow checks each one
+        raise ValueError("check() takes XML; EDIFACT goes through gateway.edifact_flow")
     try:
         root = parse(payload)
     except XmlRefused as refused:
@@ -148,6 +148,15 @@ def check(payload: bytes, *, settings: CheckSettings, sending: Sending | None,
     kind, message, problems = _decode_stages(payload, settings)
     if message is None:
         return Checked(kind, None, tuple(problems), ref_message_id)
+    return check_message(message, settings=settings, sending=sending,
+                         received_at=received_at, calendar=calendar)
+
+
+def check_message(message: Message, *, settings: CheckSettings, sending: Sending | None,
+                  received_at: datetime, calendar: BusinessCalendar,
+                  problems: list[Problem] | None = None) -> Checked:
+    """Stages 5 to 8 (stateless) of a decoded message, from XML or from EDIFACT."""
+    problems = list(problems or [])
     ref_message_id = message.header.message_id
 
     def late(declaration: Declaration) -> list[Problem]:
@@ -182,4 +191,4 @@ def check(payload: bytes, *, settings: CheckSettings, sending: Sending | None,
         problems.extend(found)
         if has_errors(found):
             break
-    return Checked(kind, message, tuple(problems), ref_message_id)
+    return Checked(message.kind, message, tuple(problems), ref_message_id)

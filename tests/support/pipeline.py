@@ -62,8 +62,14 @@ class Harness:
         """Journal and process one message; its outcome."""
         inbox_id = self.journal(payload, **options)  # type: ignore[arg-type]
         assert inbox_id is not None
-        asyncio.run(self.processor.run_pending())
+        asyncio.run(self.drain())
         return self.outcome(inbox_id)
+
+    async def drain(self) -> None:
+        """Process until nothing is pending (an interchange adds its messages as it goes)."""
+        for _ in range(100):
+            if not await self.processor.run_pending():
+                return
 
     def outcome(self, inbox_id: int) -> Outcome:
         row = self.database.transaction_sync(lambda tx: tx.one(

@@ -1,6 +1,7 @@
 """A PostgreSQL cluster of the test's own (initdb on a free port), for tests that stop,
 restart or terminate the server; never the machine's shared one."""
 
+import contextlib
 import glob
 import os
 import shutil
@@ -88,7 +89,5 @@ def own_cluster(parent: Path) -> Iterator[Cluster]:
     try:
         yield cluster
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             cluster.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass

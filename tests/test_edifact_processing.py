@@ -1,0 +1,116 @@
+"""EDIFACT through the pipeline: CONTRL for the interchange, each message its own outcome
+answered as CUSRES or APERAK, duplicates on the UNB reference, the same assessment as XML."""
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from support.pipeline import REPO, Harness, example
+
+from gateway.codec.edifact import tokenize
+from gateway.ledger.verify import verify
+
+EDIFACT = REPO / "examples" / "edifact"
+
+
+@pytest.fixture
+def harness(database_url: str, tmp_path: Path) -> Iterator[Harness]:
+    opened = Harness.open(database_url, tmp_path / "state")
+    yield opened
+    opened.close()
+
+
+def edi(name: str) -> bytes:
+    return (EDIFACT / name).read_bytes()
+
+
+def answers(harness: Harness) -> list[tuple[str, bytes]]:
+    """(kind of entry, MQTT payload) in the order they were queued."""
+    rows = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT i.role, b.payload FROM outbox b JOIN outcomes o ON o.id = b.outcome_id"
+        " JOIN inbox i ON i.id = o.inbox_id WHERE b.channel = 'mqtt' ORDER BY b.id"))
+    return [(str(r[0]), bytes(r[1])) for r in rows]
+
+
+def message_type(payload: bytes) -> str:
+    unh = next(s for s in tokenize(payload).segments if s.tag == "UNH")
+    return unh.elements[1][0]
+
+
+def process(harness: Harness, payload: bytes) -> None:
+    harness.submit(payload)  # the interchange; its parts are processed in the same run
+
+
+def test_cusdec_is_answered_with_contrl_then_cusres(harness: Harness) -> None:
+    """A sound CUSDEC: a CONTRL (UCI action 7) for the interchange, then a CUSRES for the
+    declaration, which is posted exactly as its XML twin would be."""
+    process(harness, edi("declaration-d96b.edi"))
+    sent = answers(harness)
+    assert [message_type(payload) for _, payload in sent] == ["CONTRL", "CUSRES"]
+    assert b"UCI+" in sent[0][1] and b"+7'" in sent[0][1].replace(b"\r\n", b"")
+    part = harness.outcome(2)
+    assert part.status == "accepted" and part.assessment is not None
+    assert part.assessment.total == Decimal("1093.07")
+    assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 1
+    assert harness.database.transaction_sync(verify) == []
+    emails = harness.scalar("SELECT COUNT(*) FROM outbox WHERE channel = 'email'")
+    assert emails == 1, "the declaration is emailed; the CONTRL is not"
+
+
+def test_remadv_is_answered_with_aperak(harness: Harness) -> None:
+    """A REMADV after its declaration: an APERAK carrying the payment's outcome."""
+    harness.submit(example("declaration.xml"))
+    process(harness, edi("payment-remadv.edi"))
+    types = [message_type(payload) for role, payload in answers(harness) if role != "original"
+             or payload.startswith((b"UNA", b"UNB"))]
+    assert types[-2:] == ["CONTRL", "APERAK"]
+    assert harness.outcome(3).status == "accepted"
+
+
+def test_broken_interchange_gets_contrl_action_4_only(harness: Harness) -> None:
+    """An envelope error (UNZ count) rejects the interchange: CONTRL with UCI action 4, a
+    rejection email, no message processed."""
+    process(harness, edi("invalid-edi002-unz-count.edi"))
+    sent = answers(harness)
+    assert len(sent) == 1 and message_type(sent[0][1]) == "CONTRL"
+    outcome = harness.outcome(1)
+    assert outcome.status == "rejected" and [p.code for p in outcome.problems] == ["EDI002"]
+    assert harness.scalar("SELECT COUNT(*) FROM inbox WHERE role = 'part'") == 0
+
+
+def test_one_broken_message_of_two(harness: Harness) -> None:
+    """UCM action 4 for the broken message (no APERAK for it), the other goes on."""
+    harness.submit(example("declaration.xml"))
+    process(harness, edi("invalid-edi002-one-of-two-messages.edi"))
+    outcomes = [harness.outcome(i) for i in (3, 4)]
+    assert sorted(o.status for o in outcomes) == ["accepted", "rejected"]
+    types = [message_type(payload) for _, payload in answers(harness)[1:]]
+    assert types == ["CONTRL", "APERAK"]
+    assert harness.database.transaction_sync(verify) == []
+
+
+def test_business_rules_as_for_xml(harness: Harness) -> None:
+    """The DEC001 twin is rejected with the same codes as the XML example."""
+    process(harness, edi("invalid-dec001-declared-totals.edi"))
+    part = harness.outcome(2)
+    assert part.status == "rejected" and {p.code for p in part.problems} == {"DEC001"}
+    assert all(p.line for p in part.problems), "lines are segment numbers"
+
+
+def test_resend_and_conflict_on_the_unb_reference(harness: Harness) -> None:
+    """The same bytes again: the original responses, the CUSRES carrying DUP001, nothing
+    posted twice; other bytes under the same UNB reference: CONTRL action 4 with DUP002."""
+    payload = edi("declaration-d96b.edi")
+    process(harness, payload)
+    process(harness, payload)
+    resent_part = harness.outcome(4)
+    assert [p.code for p in resent_part.problems][-1] == "DUP001"
+    assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 1
+    changed = payload.replace(b"Portable", b"Portablez")
+    assert changed != payload
+    process(harness, changed)
+    conflict = harness.outcome(5)
+    assert [p.code for p in conflict.problems] == ["DUP002"]
+    last = answers(harness)[-1][1]
+    assert message_type(last) == "CONTRL" and b"26" in last
