@@ -4,13 +4,16 @@ TLS only, a password per account, each partner confined to its own topics."""
 import asyncio
 import gc
 import ssl
+import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import aiomqtt
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from secure_broker import ACCOUNTS, SecureBroker, running_secure_broker
 
 from gateway.config import MqttSettings
@@ -162,3 +165,43 @@ async def test_the_gateway_client_connects_with_the_right_name(
                             password_file=password_file)
     async with new_client(settings, "test-right-name", receive=False) as client:
         await client.publish("carm/v1/in/BRK42", b"hello", qos=1)
+
+
+
+def cut_off_when_publishing(broker: SecureBroker, payload: bytes) -> bool:
+    """Whether the broker disconnects BRK42 for publishing this payload (paho directly: it
+    closes its socket on a disconnection, unlike a pending aiomqtt publish)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5,
+                         client_id="test-oversize")
+    client.tls_set_context(broker.client_context())
+    client.username_pw_set("BRK42", ACCOUNTS["BRK42"])
+    connected_once, disconnected = threading.Event(), threading.Event()
+    client.on_connect = lambda *_: connected_once.set()
+    client.on_disconnect = lambda *_: disconnected.set()
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        assert connected_once.wait(WAIT_S)
+        client.publish("carm/v1/in/BRK42", payload, qos=1)
+        return disconnected.wait(WAIT_S)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+async def test_size_limits_pass_a_slightly_too_large_document_and_stop_huge_ones(
+        secure_broker: SecureBroker) -> None:
+    """A payload one byte over the gateway's 1 MiB still reaches the gateway (to be answered
+    XML003); a 2 MiB packet gets its sender disconnected and is never delivered."""
+    async with connected(secure_broker, "carm-gateway") as gateway:
+        await gateway.subscribe("carm/v1/in/#", qos=1)
+        just_over = b"<" + b"x" * 1_048_576
+        async with connected(secure_broker, "BRK42") as partner:
+            await partner.publish("carm/v1/in/BRK42", just_over, qos=1)
+            assert partner.refusals == []
+        assert (await first_message(gateway)).payload == just_over
+        assert await asyncio.to_thread(cut_off_when_publishing, secure_broker,
+                                       b"x" * 2_097_152)
+        async with connected(secure_broker, "BRK42") as partner:
+            await partner.publish("carm/v1/in/BRK42", b"after", qos=1)
+        assert (await first_message(gateway)).payload == b"after"

@@ -53,6 +53,7 @@ class Broker:
     port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    extra_config: str = ""
 
     @property
     def url(self) -> str:
@@ -61,7 +62,7 @@ class Broker:
     def start(self) -> None:
         config = self.directory / "mosquitto.conf"
         config.write_text(MOSQUITTO_CONFIG.format(port=self.port, directory=self.directory,
-                                                  user=getpass.getuser()))
+                                                  user=getpass.getuser()) + self.extra_config)
         self.process = subprocess.Popen(["mosquitto", "-c", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
