@@ -76,6 +76,7 @@ class Gateway:
             self.database, "mqtt", MqttSender(self.link), attempts=retries.attempts,
             backoff_s_max=retries.backoff_s_max, now=now, temporary=TemporaryFailure,
             permanent=PermanentFailure, on_dead=self._alert_dead_delivery,
+            instance=config.gateway.id,
         )
         self.email_sender = (SmtpSender(config.smtp) if config.smtp.url
                              else MaildirSender(mail_directory(config)))
@@ -83,6 +84,7 @@ class Gateway:
             self.database, "email", self.email_sender, attempts=retries.attempts,
             backoff_s_max=retries.backoff_s_max, now=now, temporary=TemporaryFailure,
             permanent=PermanentFailure, on_dead=self._alert_dead_delivery,
+            instance=config.gateway.id,
         )
         self.escalator = Escalator(config, self.calendar)
         self.metrics_server = MetricsServer(config.metrics_listen, self.ready)
@@ -175,7 +177,8 @@ class Gateway:
         deadline = loop.time() + SHUTDOWN_DRAIN_S
         while loop.time() < deadline:
             found = await self.database.transaction(lambda tx: counts(tx, instance))
-            outbox_due = await self.database.transaction(_outbox_due_now)
+            outbox_due = await self.database.transaction(
+                lambda tx: _outbox_due_now(tx, instance))
             if self.journal_writer.queue.empty() and found.journal == 0 and outbox_due == 0:
                 log.info("gateway drained")
                 return
@@ -205,9 +208,10 @@ async def _supervised(name: str, loop: Callable[[], Coroutine[Any, Any, None]]) 
         wait_s = min(wait_s * 2, SUPERVISOR_BACKOFF_S_MAX)
 
 
-def _outbox_due_now(tx: Tx) -> int:
-    """Pending outbox rows that are not waiting for a retry."""
-    row = tx.one("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 0")
+def _outbox_due_now(tx: Tx, instance: str) -> int:
+    """This instance's pending outbox rows that are not waiting for a retry."""
+    row = tx.one("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 0"
+                 " AND instance = ?", (instance,))
     return int(row[0]) if row else 0
 
 

@@ -33,7 +33,8 @@ class Counts:
 def counts(tx: Tx, instance: str) -> Counts:
     journal = tx.one("SELECT COUNT(*) FROM inbox WHERE status = 'pending' AND instance = ?",
                      (instance,))
-    outbox = tx.one("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+    outbox = tx.one("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND instance = ?",
+                    (instance,))
     dead = tx.one("SELECT COUNT(*) FROM dead_letters WHERE resolved_at IS NULL")
     oldest = tx.one("SELECT MIN(respond_by) FROM inbox WHERE clock_stopped_at IS NULL")
     return Counts(int(journal[0]) if journal else 0, int(outbox[0]) if outbox else 0,

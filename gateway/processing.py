@@ -298,7 +298,7 @@ class Processor:
         if not (entry.syntax == "edifact" and entry.role != "part"
                 and outcome.status == "accepted"):  # a sound interchange: its parts email
             deliveries += self._email_deliveries(entry, outcome, identity, now)
-        enqueue(tx, outcome_id, outcome.final, deliveries, now)
+        enqueue(tx, outcome_id, outcome.final, deliveries, now, instance=self.config.gateway.id)
         finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
         if outcome.status == "rejected" and \
                 entry.payload_bytes > self.config.retention.rejected_payload_bytes_max:

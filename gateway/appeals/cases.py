@@ -275,7 +275,8 @@ class CaseDesk:
             message.set_content(self._step_text(case, request, kind))
             deliveries.append(Delivery("email", address, message.as_bytes(),
                                        header_message_id=message_id))
-        enqueue(tx, None, False, deliveries, now, purpose="case-step")
+        enqueue(tx, None, False, deliveries, now, instance=self.config.gateway.id,
+                purpose="case-step")
 
     def _step_text(self, case: Case, request: StepRequest, kind: str) -> str:
         zone = self.calendar.zone

@@ -38,4 +38,4 @@ def queue_alert(tx: Tx, config: Config, *, key: str, subject: str, text: str,
                                subject=f"[CARM gateway] {subject}", text=text,
                                message_id=message_id, now=now)
         deliveries.append(Delivery("email", address, payload, header_message_id=message_id))
-    enqueue(tx, None, False, deliveries, now, purpose="alert")
+    enqueue(tx, None, False, deliveries, now, instance=config.gateway.id, purpose="alert")

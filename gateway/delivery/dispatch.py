@@ -42,7 +42,8 @@ class Dispatcher:
     def __init__(self, database: Database, channel: Channel, sender: Sender, *,
                  attempts: int, backoff_s_max: float, now: Callable[[], datetime],
                  temporary: type[Exception], permanent: type[Exception],
-                 on_dead: DeadHook = _no_hook, concurrency: int = RECIPIENTS_AT_ONCE) -> None:
+                 instance: str, on_dead: DeadHook = _no_hook,
+                 concurrency: int = RECIPIENTS_AT_ONCE) -> None:
         self.database = database
         self.channel = channel
         self.sender = sender
@@ -51,6 +52,7 @@ class Dispatcher:
         self.now = now
         self.temporary = temporary
         self.permanent = permanent
+        self.instance = instance
         self.on_dead = on_dead
         self.concurrency = asyncio.Semaphore(concurrency)
         self.wakeup = asyncio.Event()
@@ -69,7 +71,7 @@ class Dispatcher:
         """Send every due row; when the next held-back row falls due, or None."""
         while True:
             rows, next_due = await self.database.transaction(
-                lambda tx: due_rows(tx, self.channel, self.now())
+                lambda tx: due_rows(tx, self.channel, self.now(), self.instance)
             )
             if not rows:
                 return next_due

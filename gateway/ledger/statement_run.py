@@ -62,7 +62,8 @@ def issue_due_statements(tx: Tx, config: Config, registry: Registry,
             delivery = _email(config, account=account, recipient=registered.email,
                               text=as_text(statement), pdf=as_pdf(statement),
                               period=period.name, now=now)
-            enqueue(tx, None, False, [delivery], now, purpose="statement")
+            enqueue(tx, None, False, [delivery], now, instance=config.gateway.id,
+                    purpose="statement")
         log.info("statement issued", account=account, period=period.name,
                  closing=str(statement.closing), interest=str(statement.interest))
         issued.append(account)

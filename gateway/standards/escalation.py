@@ -48,16 +48,16 @@ def elapsed_percent(calendar: BusinessCalendar, standard: Standard, received_at:
     return Decimal(used) * 100 / Decimal(total)
 
 
-def open_deadlines(tx: Tx) -> list[OpenDeadline]:
+def open_deadlines(tx: Tx, instance: str) -> list[OpenDeadline]:
     """Deadlines whose clock runs and that are not yet both escalated and missed; a case
     awaiting the client's information has its clock paused and is left out."""
     rows = tx.all(
         "SELECT id, sender, kind, message_id, received_at, respond_by, escalated_at, missed_at"
-        " FROM inbox WHERE clock_stopped_at IS NULL"
+        " FROM inbox WHERE clock_stopped_at IS NULL AND instance = ?"
         " AND (escalated_at IS NULL OR missed_at IS NULL)"
         " AND NOT EXISTS (SELECT 1 FROM cases WHERE cases.inbox_id = inbox.id"
         "  AND cases.status = 'awaiting_information')"
-        " ORDER BY respond_by"
+        " ORDER BY respond_by", (instance,)
     )
     return [
         OpenDeadline(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]),
@@ -77,7 +77,7 @@ class Escalator:
         threshold = self.config.standards.escalate_at_percent
         raised = []
         at_risk = 0
-        for deadline in open_deadlines(tx):
+        for deadline in open_deadlines(tx, self.config.gateway.id):
             standard = self.config.standards.for_kind(deadline.kind)
             percent = elapsed_percent(self.calendar, standard, deadline.received_at,
                                       deadline.respond_by, now)

@@ -36,20 +36,22 @@ class Delivery:
 
 
 def enqueue(tx: Tx, outcome_id: int | None, final: bool, deliveries: list[Delivery],
-            now: datetime, purpose: Purpose = "outcome") -> None:
-    """Queue deliveries; `final` says whether delivering them stops the message's clock."""
+            now: datetime, *, instance: str, purpose: Purpose = "outcome") -> None:
+    """Queue deliveries; `final` says whether delivering them stops the message's clock.
+    The instance that queues a row delivers it (instances never race for one row)."""
     for delivery in deliveries:
         tx.execute(
             "INSERT INTO outbox (outcome_id, purpose, channel, recipient, payload,"
-            " correlation_data, header_message_id, final, status, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            " correlation_data, header_message_id, final, status, next_attempt_at, created_at,"
+            " instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
             (outcome_id, purpose, delivery.channel, delivery.recipient, delivery.payload,
              delivery.correlation_data, delivery.header_message_id, int(final), now.isoformat(),
-             now.isoformat()),
+             now.isoformat(), instance),
         )
 
 
-def due_rows(tx: Tx, channel: Channel, now: datetime) -> tuple[list[OutboxRow], datetime | None]:
+def due_rows(tx: Tx, channel: Channel, now: datetime,
+             instance: str) -> tuple[list[OutboxRow], datetime | None]:
     """Rows to send now, first come first served per recipient, and when the next falls due.
 
     A recipient whose oldest pending row waits for a retry holds its later rows back (its
@@ -58,8 +60,8 @@ def due_rows(tx: Tx, channel: Channel, now: datetime) -> tuple[list[OutboxRow], 
     rows = tx.all(
         "SELECT id, outcome_id, channel, recipient, payload, correlation_data,"
         " header_message_id, attempts, next_attempt_at, purpose FROM outbox"
-        " WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?",
-        (channel, FETCH_LIMIT_ROWS),
+        " WHERE status = 'pending' AND channel = ? AND instance = ? ORDER BY id LIMIT ?",
+        (channel, instance, FETCH_LIMIT_ROWS),
     )
     waiting: set[str] = set()
     due: list[OutboxRow] = []

@@ -66,9 +66,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt_at TEXT NOT NULL,
     last_error TEXT,
     created_at TEXT NOT NULL,
-    delivered_at TEXT
+    delivered_at TEXT,
+    instance TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, channel, id);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, channel, instance, id);
 
 -- Posted declaration versions.
 CREATE TABLE IF NOT EXISTS declarations (

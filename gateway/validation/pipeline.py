@@ -68,8 +68,7 @@ def _decode_stages(payload: bytes, settings: CheckSettings) -> tuple[Kind, Messa
     if syntax == "unknown":
         return "unknown", None, [problem("XML001", "neither XML nor EDIFACT", line=1)]
     if syntax == "edifact":
-        # an interchange holds several messages: gateway.edifact_flow checks each one
-        raise ValueError("check() takes XML; EDIFACT goes through gateway.edifact_flow")
+        raise AssertionError("check() answers EDIFACT before decoding XML")
     try:
         root = parse(payload)
     except XmlRefused as refused:
@@ -144,12 +143,30 @@ def _transaction_stage(message: Message, settings: CheckSettings) -> list[Proble
 def check(payload: bytes, *, settings: CheckSettings, sending: Sending | None,
           received_at: datetime, calendar: BusinessCalendar) -> Checked:
     """Run the stages in order on one payload."""
+    if syntax_of(payload) == "edifact" and len(payload) <= settings.max_message_bytes:
+        return _check_first_message(payload, settings=settings, sending=sending,
+                                    received_at=received_at, calendar=calendar)
     ref_message_id = scan_message_id(payload)
     kind, message, problems = _decode_stages(payload, settings)
     if message is None:
         return Checked(kind, None, tuple(problems), ref_message_id)
     return check_message(message, settings=settings, sending=sending,
                          received_at=received_at, calendar=calendar)
+
+
+def _check_first_message(payload: bytes, *, settings: CheckSettings, sending: Sending | None,
+                         received_at: datetime, calendar: BusinessCalendar) -> Checked:
+    """An EDIFACT interchange as one input: its envelope, then its first message (the daemon
+    and `validate` check every message: gateway.edifact_flow)."""
+    from gateway.codec.edifact import tokenize  # noqa: PLC0415 (edifact_flow imports us)
+    from gateway.edifact_flow import check_part  # noqa: PLC0415
+
+    interchange = tokenize(payload)
+    if not interchange.sound or not interchange.messages:
+        return Checked(scan_kind(payload), None, interchange.problems,
+                       interchange.control_reference or None)
+    return check_part(payload, 0, settings=settings, sending=sending, received_at=received_at,
+                      calendar=calendar)
 
 
 def check_message(message: Message, *, settings: CheckSettings, sending: Sending | None,

@@ -25,7 +25,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 def dispatcher(harness: Harness, sender: object, attempts: int = 3) -> Dispatcher:
     return Dispatcher(harness.database, "email", sender, attempts=attempts,  # type: ignore[arg-type]
                       backoff_s_max=1, now=lambda: harness.clock[0],
-                      temporary=TemporaryFailure, permanent=PermanentFailure)
+                      temporary=TemporaryFailure, permanent=PermanentFailure, instance="gw1")
 
 
 def advance(harness: Harness, seconds: float) -> None:

@@ -45,7 +45,7 @@ def drain_until_settled(harness: Harness, sender: SmtpSender) -> None:
     """Drain, moving the clock past each backoff, until no row is pending (bounded)."""
     loop = Dispatcher(harness.database, "email", sender, attempts=ATTEMPTS, backoff_s_max=1,
                       now=lambda: harness.clock[0], temporary=TemporaryFailure,
-                      permanent=PermanentFailure)
+                      permanent=PermanentFailure, instance="gw1")
 
     async def scenario() -> None:
         for _ in range(3 * ATTEMPTS):
