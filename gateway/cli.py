@@ -7,12 +7,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 from gateway.commands import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, UsageError
 from gateway.commands.parser import build_parser
 from gateway.config import Config, ConfigError, find_config_path, load_config
 from gateway.partners import load_registry
+from gateway.secrets import without_credentials
 
 Handler = Callable[[Config, argparse.Namespace], int]
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -29,16 +29,6 @@ def parse_moment(text: str) -> datetime:
     if moment.tzinfo is None:
         raise UsageError(f"{text}: give the time with its offset, e.g. 2026-11-23T14:05:00-05:00")
     return moment
-
-
-def without_credentials(url: str) -> str:
-    """The URL with any `user:password@` removed, for printing and logging."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _check_config(config: Config, arguments: argparse.Namespace) -> int:

@@ -183,6 +183,14 @@ def load_config(option: str | None = None, environ: Mapping[str, str] | None = N
         raise ConfigError(f"{where}{error}") from None
 
 
+def _redacted(url: str) -> str:
+    """A URL for an error message: whatever stands before an `@` is left out."""
+    scheme, separator, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return f"{scheme}{separator}{rest}"
+
+
 def _check_types(raw: Mapping[str, Any]) -> None:
     for section, values in raw.items():
         if section not in _SCHEMA:
@@ -282,12 +290,14 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
         receive_maximum=mqtt.get("receive_maximum", 1000),
     )
     if not mqtt_settings.url.startswith(("mqtt://", "mqtts://")):
-        raise ConfigError(f"[mqtt] url must start with mqtt:// or mqtts://: {mqtt_settings.url}")
+        raise ConfigError("[mqtt] url must start with mqtt:// or mqtts://: "
+                          f"{_redacted(mqtt_settings.url)}")
     _positive("mqtt", "session_expiry_s", mqtt_settings.session_expiry_s)
     _positive("mqtt", "receive_maximum", mqtt_settings.receive_maximum)
     database_url = section["database"].get("url", f"sqlite:///{state_directory}/gateway.db")
     if not database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
-        raise ConfigError(f"[database] url must be sqlite:/// or postgresql://: {database_url}")
+        raise ConfigError("[database] url must be sqlite:/// or postgresql://: "
+                          f"{_redacted(database_url)}")
     smtp = section["smtp"]
     operators = smtp.get("operators", "root@localhost")
     listed = [operators] if isinstance(operators, str) else operators
@@ -302,7 +312,8 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
         password_file=_optional_path(smtp.get("password_file")),
     )
     if smtp_settings.url and not smtp_settings.url.startswith(("smtp://", "smtps://")):
-        raise ConfigError(f"[smtp] url must be empty, smtp:// or smtps://: {smtp_settings.url}")
+        raise ConfigError("[smtp] url must be empty, smtp:// or smtps://: "
+                          f"{_redacted(smtp_settings.url)}")
     retries = RetrySettings(
         attempts=section["retries"].get("attempts", 5),
         backoff_s_max=float(section["retries"].get("backoff_s_max", 300)),

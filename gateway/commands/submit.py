@@ -23,12 +23,12 @@ from paho.mqtt.packettypes import PacketTypes
 
 from gateway.commands import EXIT_DEFERRED, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT, UsageError
 from gateway.config import Config, ConfigError
+from gateway.secrets import read_secret
 from gateway.transport.mqtt import (
     CONNECT_TIMEOUT_S,
     PartnerClient,
     broker_address,
     packet_properties,
-    read_secret,
     tls_context,
 )
 

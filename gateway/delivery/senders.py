@@ -7,7 +7,9 @@ dead at once); library errors are translated here.
 import asyncio
 import contextlib
 import mailbox
+import os
 import ssl
+import stat
 from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -15,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from gateway.config import SmtpSettings
+from gateway.secrets import read_secret
 from gateway.store.outbox import OutboxRow
 from gateway.transport.mqtt import Link, LinkDown
 
@@ -58,7 +61,10 @@ class MaildirSender:
         self.directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         for part in ("", "tmp", "new", "cur"):
             (self.directory / part).mkdir(exist_ok=True, mode=0o700)
-        mailbox.Maildir(self.directory, create=False).add(payload)
+        box = mailbox.Maildir(self.directory, create=False)
+        key = box.add(payload)
+        # mailbox writes files with the process umask; emails carry partners' data
+        os.chmod(self.directory / "new" / key, stat.S_IRUSR | stat.S_IWUSR)
 
     async def send(self, row: OutboxRow) -> None:
         try:
@@ -83,7 +89,7 @@ class SmtpSender:
         self.username = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password else None
         if settings.password_file is not None:
-            password = settings.password_file.read_text(encoding="utf-8").strip()
+            password = read_secret(settings.password_file, "[smtp] password_file")
         self._password = password
         self.timeout_s = timeout_s
         self._slots = asyncio.Semaphore(pool_size)

@@ -7,14 +7,12 @@ is journalled. Library errors become `LinkDown` here.
 
 import asyncio
 import ipaddress
-import os
 import random
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -27,6 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway import metrics
 from gateway.config import ConfigError, MqttSettings
+from gateway.secrets import read_secret
 from gateway.store.journal import Arrival
 
 log = structlog.get_logger("gateway.mqtt")
@@ -56,37 +55,6 @@ class BrokerAddress:
 
     def __repr__(self) -> str:
         return f"BrokerAddress({self.host}:{self.port}, tls={self.tls})"
-
-
-def secret_path(path: Path, environ: Mapping[str, str] | None = None) -> Path:
-    """Where a password file is. A bare name (no directory part) is a systemd credential,
-    `$CREDENTIALS_DIRECTORY/{name}` (`LoadCredential=name:...`), when the service has any."""
-    environ = os.environ if environ is None else environ
-    directory = environ.get("CREDENTIALS_DIRECTORY")
-    if directory and not path.is_absolute() and len(path.parts) == 1:
-        return Path(directory) / path
-    return path
-
-
-def read_secret(path: Path, setting: str, environ: Mapping[str, str] | None = None) -> str:
-    """The secret in a file, without surrounding white space.
-
-    Raises ConfigError naming the setting and the file (never its content) when the file cannot
-    be read or is empty.
-    """
-    located = secret_path(path, environ)
-    try:
-        secret = located.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        hint = ""
-        if located == path and len(path.parts) == 1:
-            hint = " (a bare name is read from $CREDENTIALS_DIRECTORY, which is not set)"
-        raise ConfigError(f"{setting} {located}: cannot read: {error.strerror}{hint}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{setting} {located}: cannot read: not UTF-8 text") from None
-    if not secret:
-        raise ConfigError(f"{setting} {located} is empty")
-    return secret
 
 
 def broker_address(settings: MqttSettings) -> BrokerAddress:

@@ -14,7 +14,8 @@ from support.peers import REPO
 
 from gateway.config import ConfigError, MqttSettings
 from gateway.logs import REDACTED, RedactingFilter, redact_secrets, redact_text
-from gateway.transport.mqtt import Link, broker_address, read_secret, secret_path, tls_context
+from gateway.secrets import read_secret, secret_path
+from gateway.transport.mqtt import Link, broker_address, tls_context
 
 SECRET = "s3cret-Pa55"
 
