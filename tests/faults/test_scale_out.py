@@ -11,8 +11,14 @@ from conftest import MESSAGES, SEEDS, Run
 from invariants import check
 from support.peers import Broker, Daemon, Listener, write_config
 from support.pipeline import declaration
-from traffic import Message, publish, publish_in_background, traffic, transaction_number
-from traffic import wait_settled
+from traffic import (
+    Message,
+    publish,
+    publish_in_background,
+    traffic,
+    transaction_number,
+    wait_settled,
+)
 
 INSTANCES = ("gw1", "gw2", "gw3")
 
