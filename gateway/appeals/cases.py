@@ -10,12 +10,10 @@ or pays a credit out (refund request).
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 from gateway.appeals.states import CaseState, IllegalStep, next_state
 from gateway.config import Config
-from gateway.delivery.email_content import header_message_id
+from gateway.delivery.email_content import header_message_id, plain_email
 from gateway.ledger.billing import period_of
 from gateway.ledger.offsets import settle_credits
 from gateway.ledger.postings import CREDIT_ITEM, RECEIVABLE, Entry, Leg, item_balance_cents, post
@@ -266,15 +264,11 @@ class CaseDesk:
             message_id = header_message_id(self.config.gateway.cluster, case.sender,
                                            case.case_number, f"step:{request.step}:{now}",
                                            address, smtp.domain)
-            message = EmailMessage()
-            message["From"] = smtp.sender
-            message["To"] = address
-            message["Subject"] = f"[CARM] {_STEP_WORDS[request.step]}: {kind} {case.case_number}"
-            message["Date"] = format_datetime(now)
-            message["Message-ID"] = message_id
-            message.set_content(self._step_text(case, request, kind))
-            deliveries.append(Delivery("email", address, message.as_bytes(),
-                                       header_message_id=message_id))
+            payload = plain_email(
+                sender_address=smtp.sender, recipient=address,
+                subject=f"[CARM] {_STEP_WORDS[request.step]}: {kind} {case.case_number}",
+                text=self._step_text(case, request, kind), message_id=message_id, now=now)
+            deliveries.append(Delivery("email", address, payload, header_message_id=message_id))
         enqueue(tx, None, False, deliveries, now, instance=self.config.gateway.id,
                 purpose="case-step")
 

@@ -5,25 +5,11 @@ queued in the caller's transaction, with a Message-ID fixed by what the alert is
 """
 
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 from gateway.config import Config
-from gateway.delivery.email_content import header_message_id
+from gateway.delivery.email_content import header_message_id, plain_email
 from gateway.store.database import Tx
 from gateway.store.outbox import Delivery, enqueue
-
-
-def render_alert(*, sender_address: str, recipient: str, subject: str, text: str,
-                 message_id: str, now: datetime) -> bytes:
-    message = EmailMessage()
-    message["From"] = sender_address
-    message["To"] = recipient
-    message["Subject"] = subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message.set_content(text)
-    return message.as_bytes()
 
 
 def queue_alert(tx: Tx, config: Config, *, key: str, subject: str, text: str,
@@ -34,8 +20,8 @@ def queue_alert(tx: Tx, config: Config, *, key: str, subject: str, text: str,
     for address in smtp.operators:
         message_id = header_message_id(config.gateway.cluster, "operators", key, "alert",
                                        address, smtp.domain)
-        payload = render_alert(sender_address=smtp.sender, recipient=address,
-                               subject=f"[CARM gateway] {subject}", text=text,
-                               message_id=message_id, now=now)
+        payload = plain_email(sender_address=smtp.sender, recipient=address,
+                              subject=f"[CARM gateway] {subject}", text=text,
+                              message_id=message_id, now=now)
         deliveries.append(Delivery("email", address, payload, header_message_id=message_id))
     enqueue(tx, None, False, deliveries, now, instance=config.gateway.id, purpose="alert")

@@ -6,6 +6,7 @@ references that passed the schema or were made by the gateway.
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -126,6 +127,31 @@ def html_body(outcome: Outcome, zone: ZoneInfo) -> str:
     listing = f"<h3>Problems</h3><ul>{problems}</ul>" if problems else ""
     return (f"<html><body><h2>{escape(subject(outcome))}</h2><table>{cells}</table>{listing}"
             "<p>Times are Eastern time.</p></body></html>\n")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "pdf"
+
+
+def plain_email(*, sender_address: str, recipient: str, subject: str, text: str,
+                message_id: str, now: datetime, attachment: Attachment | None = None) -> bytes:
+    """An email of the gateway's own making (alerts, case steps, statements): every header
+    from checked values."""
+    message = EmailMessage()
+    message["From"] = sender_address
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message.set_content(text)
+    if attachment is not None:
+        message.add_attachment(attachment.content, maintype=attachment.maintype,
+                               subtype=attachment.subtype, filename=attachment.filename)
+    return message.as_bytes()
 
 
 def render_email(outcome: Outcome, *, sender_address: str, recipient: str, message_id: str,

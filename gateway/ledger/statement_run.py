@@ -2,13 +2,11 @@
 or a balance gets its statement, with interest charged, emailed to the importer."""
 
 from datetime import date, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 import structlog
 
 from gateway.config import Config
-from gateway.delivery.email_content import header_message_id
+from gateway.delivery.email_content import Attachment, header_message_id, plain_email
 from gateway.ledger.billing import BillingPeriod, period_named
 from gateway.ledger.statement_render import as_pdf, as_text
 from gateway.ledger.statements import accounts_due_a_statement, build_statement, issue_statement
@@ -35,16 +33,12 @@ def _email(config: Config, *, account: str, recipient: str, text: str, pdf: byte
     smtp = config.smtp
     message_id = header_message_id(config.gateway.cluster, "statements", account, period,
                                    recipient, smtp.domain)
-    message = EmailMessage()
-    message["From"] = smtp.sender
-    message["To"] = recipient
-    message["Subject"] = f"[CARM] Statement of account {account} for {period}"
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message.set_content(text)
-    message.add_attachment(pdf, maintype="application", subtype="pdf",
-                           filename=f"statement-{account}-{period}.pdf")
-    return Delivery("email", recipient, message.as_bytes(), header_message_id=message_id)
+    payload = plain_email(
+        sender_address=smtp.sender, recipient=recipient,
+        subject=f"[CARM] Statement of account {account} for {period}", text=text,
+        message_id=message_id, now=now,
+        attachment=Attachment(f"statement-{account}-{period}.pdf", pdf))
+    return Delivery("email", recipient, payload, header_message_id=message_id)
 
 
 def issue_due_statements(tx: Tx, config: Config, registry: Registry,
