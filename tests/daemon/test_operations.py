@@ -105,9 +105,14 @@ def test_notify_watchdog_metrics_and_sigterm(tmp_path: Path, broker: Broker) -> 
                     if s.labels == {"kind": "declaration", "outcome": "accepted"}
                     and s.name.endswith("_total")]
         assert accepted[0].value == 1
+        summary = command(config, "status", "--json")
+        assert summary.returncode == 0, summary.stderr
+        shown = json.loads(summary.stdout)
+        assert shown["broker_connected"] is True and shown["dead_letters"] == 0
         daemon.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
         assert daemon.wait_exit() == 0
         notify.wait_for("STOPPING=1")
+        assert command(config, "status").returncode == 1, "no daemon answering"
     finally:
         daemon.stop()
         notify.close()
