@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from support.corpus import CORPUS
 
 from gateway.codec.xml_parser import XmlRefused, check_encoding, parse
 from gateway.standards.calendar import BusinessCalendar, CalendarSettings
@@ -19,7 +20,7 @@ from gateway.validation.pipeline import CheckSettings, check
 
 PROJECT = Path(__file__).resolve().parents[2]
 EXAMPLES = PROJECT / "examples"
-HOSTILE = Path("/work/shared/corpus/hostile-xml")
+HOSTILE = CORPUS / "hostile-xml"
 CALENDAR = BusinessCalendar(CalendarSettings())
 RECEIVED_AT = datetime.fromisoformat("2026-11-23T14:05:00-05:00")
 PADDING_BYTES = 70 * 1024

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from conftest import MESSAGES, SEEDS, Run
 from invariants import check
+from support.corpus import CORPUS
 from support.peers import REPO, Broker, Daemon, Listener, free_port, write_config
 from traffic import Message, publish, traffic, wait_settled
 
 from gateway.codec.edifact import tokenize
 
-HOSTILE = Path("/work/shared/corpus/hostile-xml")
-if not HOSTILE.exists():
-    HOSTILE = REPO.parent / "shared" / "corpus" / "hostile-xml"
+HOSTILE = CORPUS / "hostile-xml"
 RSS_LIMIT_KB = 200 * 1024
 NORMAL_LATENCY_S = 3.0
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from pydifact.exceptions import EDISyntaxError
 from pydifact.segmentcollection import RawSegmentCollection
+from support.corpus import CORPUS
 
 from gateway.codec.edifact import Element, Interchange, tokenize
 
-PEER_SAMPLES = Path("/work/shared/corpus/edifact/peer-samples")
+PEER_SAMPLES = CORPUS / "edifact" / "peer-samples"
 SAMPLES = sorted(PEER_SAMPLES.glob("*.edi")) if PEER_SAMPLES.is_dir() else []
 
 PydifactElement = str | list[str]
