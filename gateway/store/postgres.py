@@ -2,6 +2,7 @@
 
 import asyncio
 import concurrent.futures
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -57,7 +58,11 @@ class PostgresDatabase:
         self.url = url
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="postgres")
         self._connection: psycopg.Connection[Row] | None = None
-        self.transaction_sync(self._create_schema_locked)
+        try:
+            self.transaction_sync(self._create_schema_locked)
+        except BaseException:
+            self.close_sync()
+            raise
 
     def _create_schema_locked(self, tx: Any) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK_KEY,))
@@ -79,8 +84,15 @@ class PostgresDatabase:
         except (errors.SerializationFailure, errors.DeadlockDetected) as error:
             raise StoreUnavailable(f"postgresql: {error}") from error
         except psycopg.OperationalError as error:
-            self._connection = None
+            self._drop_connection()
             raise StoreUnavailable(f"postgresql: {error}") from error
+
+    def _drop_connection(self) -> None:
+        """Forget a broken connection, closing it first (the next transaction reconnects)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                connection.close()
 
     async def transaction(self, work: Callable[[Any], T]) -> T:
         loop = asyncio.get_running_loop()
