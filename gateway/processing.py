@@ -8,7 +8,6 @@ message goes to the dead-letter store with GW001 and the status `deferred`.
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -17,7 +16,6 @@ from tenacity import wait_random_exponential as wait_jittered
 
 from gateway import metrics
 from gateway.codec.acknowledgement import render_acknowledgement
-from gateway.codec.classify import scan_kind
 from gateway.codec.edifact import Interchange, tokenize
 from gateway.config import Config
 from gateway.delivery.email_content import header_message_id, render_email
@@ -40,7 +38,6 @@ from gateway.store.database import Database, StoreUnavailable, Tx
 from gateway.store.journal import (
     JournalEntry,
     add_part,
-    entry_by_id,
     finish,
     parent_role_of,
     pending_entries,
@@ -55,11 +52,6 @@ BATCH_ROWS = 100
 INLINE_RETRY_WAIT_S_MAX = 2.0
 """Processing is first come first served, so one message's retries hold the queue: keep them
 short; a message that still fails is dead-lettered and replayed by the operator."""
-
-
-@dataclass(frozen=True)
-class Clock:
-    now: Callable[[], datetime]
 
 
 class Processor:
@@ -363,14 +355,3 @@ def email_recipients(registry: Registry, sender_id: str, outcome: Outcome) -> li
         if account is not None and account.email not in recipients:
             recipients.append(account.email)
     return recipients
-
-
-async def reprocess(processor: Processor, inbox_id: int) -> None:
-    """Run one journalled message again (a dead-letter replay)."""
-    entry = await processor.database.transaction(lambda tx: entry_by_id(tx, inbox_id))
-    if entry is not None:
-        await processor.process(entry)
-
-
-__all__ = ["Clock", "Processor", "email_recipients", "reprocess", "response_topic",
-           "scan_kind"]
