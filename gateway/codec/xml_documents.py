@@ -99,12 +99,24 @@ def validate_schema(root: etree._Element) -> list[Problem]:
 
 
 def source_lines(root: etree._Element) -> dict[str, int]:
-    """Input line of every element, by path, for problems raised after decoding."""
-    return {
-        element_path(element): source_line(element) or 0
-        for element in root.iter()
-        if isinstance(element.tag, str)
-    }
+    """Input line of every element, by path, for problems raised after decoding (one walk
+    of the tree: the paths of element_path, built top down)."""
+    lines: dict[str, int] = {}
+
+    def walk(element: etree._Element, path: str) -> None:
+        lines[path] = source_line(element) or 0
+        positions: dict[str, int] = {}
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            name = child.tag.rpartition("}")[2]
+            if name in REPEATING_ELEMENTS:
+                positions[name] = positions.get(name, 0) + 1
+                name = f"{name}[{positions[name]}]"
+            walk(child, f"{path}/{name}")
+
+    walk(root, "/" + local_name(root))
+    return lines
 
 
 class _Reader:

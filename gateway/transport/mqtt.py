@@ -6,6 +6,7 @@ is journalled. Library errors become `LinkDown` here.
 """
 
 import asyncio
+import socket
 import ipaddress
 import random
 import ssl
@@ -183,6 +184,8 @@ def new_client(settings: MqttSettings, identifier: str, *, receive: bool) -> aio
         tls_context=tls_context(settings) if address.tls else None,
         tls_insecure=False if address.tls else None,
         timeout=CONNECT_TIMEOUT_S,
+        # answers are small and each waits for its PUBACK: Nagle's delay would dominate latency
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     )
     if receive:
         client._client.manual_ack_set(True)

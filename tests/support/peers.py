@@ -43,6 +43,7 @@ persistence_location {directory}/
 autosave_interval 1
 autosave_on_changes true
 max_inflight_messages 1000
+set_tcp_nodelay true
 max_queued_messages 100000
 log_dest file {directory}/mosquitto.log
 """
