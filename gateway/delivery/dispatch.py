@@ -23,6 +23,7 @@ log = structlog.get_logger("gateway.delivery")
 IDLE_WAKE_S = 5.0
 """Rows written by commands (case steps) are picked up within this time."""
 RECIPIENTS_AT_ONCE = 4
+MARK_BATCH_ROWS = 100
 
 
 class Sender(Protocol):
@@ -84,13 +85,39 @@ class Dispatcher:
                     group.create_task(self._serve(queue), name=f"deliver-{recipient}")
 
     async def _serve(self, queue: list[OutboxRow]) -> None:
-        """One recipient's rows in order; a failure holds the rest until its retry."""
-        async with self.concurrency:
-            for row in queue:
-                if not await self._deliver(row):
-                    return
+        """One recipient's rows in order; a failure holds the rest until its retry.
 
-    async def _deliver(self, row: OutboxRow) -> bool:
+        Deliveries are recorded in batches (one commit for many rows): after a crash the
+        unrecorded ones go again, with the same bytes and Message-ID (at least once).
+        """
+        delivered: list[OutboxRow] = []
+        async with self.concurrency:
+            try:
+                for row in queue:
+                    if not await self._deliver(row, delivered):
+                        return
+                    if len(delivered) >= MARK_BATCH_ROWS:
+                        await self._record_delivered(delivered)
+            finally:
+                await asyncio.shield(self._record_delivered(delivered))
+
+    async def _record_delivered(self, delivered: list[OutboxRow]) -> None:
+        if not delivered:
+            return
+        rows, delivered[:] = list(delivered), []
+        now = self.now()
+
+        def record(tx: Tx) -> None:
+            for row in rows:
+                mark_delivered(tx, row.id, now)
+
+        await self.database.transaction(record)
+        for row in rows:
+            metrics.DELIVERIES.labels(self.channel, "delivered").inc()
+            log.info("delivered", channel=self.channel, outbox_id=row.id,
+                     attempt=row.attempts + 1)
+
+    async def _deliver(self, row: OutboxRow, delivered: list[OutboxRow]) -> bool:
         try:
             await self.sender.send(row)
             if self.channel == "email":
@@ -102,10 +129,7 @@ class Dispatcher:
             dead = row.attempts + 1 >= self.attempts
             await self._failed(row, str(error), dead=dead)
             return dead
-        now = self.now()
-        await self.database.transaction(lambda tx: mark_delivered(tx, row.id, now))
-        metrics.DELIVERIES.labels(self.channel, "delivered").inc()
-        log.info("delivered", channel=self.channel, outbox_id=row.id, attempt=row.attempts + 1)
+        delivered.append(row)
         return True
 
     async def _failed(self, row: OutboxRow, error: str, *, dead: bool) -> None:

@@ -6,9 +6,9 @@ is journalled. Library errors become `LinkDown` here.
 """
 
 import asyncio
-import socket
 import ipaddress
 import random
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
