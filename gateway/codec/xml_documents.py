@@ -1,6 +1,6 @@
 """Schema validation (SCH001) and decoding of parsed XML into the typed messages."""
 
-import functools
+import threading
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,10 +46,20 @@ def schema_path() -> Path:
     return Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_FILE
 
 
-@functools.cache
+_SCHEMAS = threading.local()
+_SCHEMA_BUILDING = threading.Lock()
+
+
 def load_schema() -> etree.XMLSchema:
-    parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    return etree.XMLSchema(etree.parse(str(schema_path()), parser))
+    """The compiled schema, one per thread (checks run on worker threads; building and
+    validating with one lxml schema object from several threads at once is not safe)."""
+    schema: etree.XMLSchema | None = getattr(_SCHEMAS, "schema", None)
+    if schema is None:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        with _SCHEMA_BUILDING:
+            schema = etree.XMLSchema(etree.parse(str(schema_path()), parser))
+        _SCHEMAS.schema = schema
+    return schema
 
 
 def local_name(element: etree._Element) -> str:

@@ -3,7 +3,7 @@
 Pure: given what is owed, it says how much goes where. What remains is a credit.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -14,7 +14,7 @@ class Owed:
 
 
 def allocate(amount_cents: int, explicit: Sequence[Owed],
-             oldest_first: Sequence[Owed]) -> tuple[list[Owed], int]:
+             oldest_first: Iterable[Owed]) -> tuple[list[Owed], int]:
     """Allocations per item and the remainder; explicit amounts are taken as given."""
     allocations: dict[str, int] = {}
     remaining = amount_cents

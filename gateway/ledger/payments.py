@@ -67,7 +67,7 @@ def handle_payment(tx: Tx, payment: Payment, context: HandlerContext) -> Handler
     amount = to_cents(payment.amount)
     explicit = [Owed(item.transaction_number, to_cents(item.amount))
                 for item in payment.allocations]
-    debts = [Owed(debt.item, debt.amount_cents) for debt in open_debts(tx, account)]
+    debts = (Owed(debt.item, debt.amount_cents) for debt in open_debts(tx, account))
     allocations, remainder = allocate(amount, explicit, debts)
     if not context.post:
         return HandlerResult("accepted", balance=from_cents(balance_cents(tx, account) - amount))

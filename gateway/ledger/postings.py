@@ -5,6 +5,7 @@ credit standing on the account), `revenue:duty`, `revenue:excise`, `revenue:gst`
 Every entry's legs sum to zero; `balances` holds the receivable total of each item.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -62,7 +63,17 @@ def post(tx: Tx, entry: Entry) -> int:
     return entry_id
 
 
+def _move_total(tx: Tx, importer_account: str, cents: int) -> None:
+    updated = tx.one("UPDATE account_totals SET amount_cents = amount_cents + ?"
+                     " WHERE importer_account = ? RETURNING amount_cents",
+                     (cents, importer_account))
+    if updated is None:
+        tx.execute("INSERT INTO account_totals (importer_account, amount_cents) VALUES (?, ?)",
+                   (importer_account, cents))
+
+
 def _move_balance(tx: Tx, entry: Entry, leg: Leg) -> None:
+    _move_total(tx, entry.importer_account, leg.amount_cents)
     due_date = entry.due_date.isoformat() if entry.due_date else None
     updated = tx.one(
         "UPDATE balances SET amount_cents = amount_cents + ? WHERE importer_account = ?"
@@ -79,11 +90,10 @@ def _move_balance(tx: Tx, entry: Entry, leg: Leg) -> None:
 
 
 def balance_cents(tx: Tx, importer_account: str) -> int:
-    """What the account owes now; negative is a credit."""
-    row = tx.one(
-        "SELECT COALESCE(SUM(amount_cents), 0) FROM balances WHERE importer_account = ?",
-        (importer_account,),
-    )
+    """What the account owes now; negative is a credit (kept with every move, so reading it
+    costs the same however long the account's history)."""
+    row = tx.one("SELECT amount_cents FROM account_totals WHERE importer_account = ?",
+                 (importer_account,))
     return int(row[0]) if row else 0
 
 
@@ -120,24 +130,44 @@ class Debt:
         return (self.due_date, self.posted_at, self.item)
 
 
-def open_debts(tx: Tx, importer_account: str) -> list[Debt]:
-    """Debts for a payment: interest before principal, each oldest first."""
-    debts = _debts(tx, importer_account)
-    return sorted(debts, key=lambda debt: (not debt.is_interest, debt.age_key))
+DEBTS_PER_QUERY = 100
 
 
-def newest_debts(tx: Tx, importer_account: str) -> list[Debt]:
-    """Debts for offsetting a credit: newest first."""
-    return sorted(_debts(tx, importer_account), key=lambda debt: debt.age_key, reverse=True)
+def open_debts(tx: Tx, importer_account: str) -> Iterator[Debt]:
+    """Debts for a payment: interest before principal, each oldest first; read lazily, so a
+    payment reads only as many as it pays."""
+    yield from _debts_in_order(tx, importer_account, interest=True, newest_first=False)
+    yield from _debts_in_order(tx, importer_account, interest=False, newest_first=False)
 
 
-def _debts(tx: Tx, importer_account: str) -> list[Debt]:
-    rows = tx.all(
-        "SELECT item, COALESCE(due_date, ''), posted_at, amount_cents FROM balances"
-        " WHERE importer_account = ? AND item <> ? AND amount_cents > 0",
-        (importer_account, CREDIT_ITEM),
-    )
-    return [Debt(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+def newest_debts(tx: Tx, importer_account: str) -> Iterator[Debt]:
+    """Debts for offsetting a credit: newest first, read lazily."""
+    yield from _debts_in_order(tx, importer_account, interest=None, newest_first=True)
+
+
+def _debts_in_order(tx: Tx, importer_account: str, *, interest: bool | None,
+                    newest_first: bool) -> Iterator[Debt]:
+    """Debts by (due date, time posted, item), in pages along the balances_age index."""
+    direction = "DESC" if newest_first else "ASC"
+    comparison = "<" if newest_first else ">"
+    kind = {None: "", True: " AND item LIKE 'interest:%'",
+            False: " AND item NOT LIKE 'interest:%'"}[interest]
+    after: tuple[str, str, str] | None = None
+    while True:
+        where = "" if after is None else f" AND (due_date, posted_at, item) {comparison} (?, ?, ?)"
+        rows = tx.all(  # the text is built from fixed pieces only
+            "SELECT item, due_date, posted_at, amount_cents FROM balances"  # noqa: S608
+            " WHERE importer_account = ? AND item <> '' AND due_date IS NOT NULL"
+            " AND amount_cents > 0" + kind + where
+            + f" ORDER BY due_date {direction}, posted_at {direction}, item {direction} LIMIT ?",
+            (importer_account, *(after or ()), DEBTS_PER_QUERY),
+        )
+        for row in rows:
+            yield Debt(str(row[0]), str(row[1]), str(row[2]), int(row[3]))
+        if len(rows) < DEBTS_PER_QUERY:
+            return
+        last = rows[-1]
+        after = (str(last[1]), str(last[2]), str(last[0]))
 
 
 def negative_items(tx: Tx, importer_account: str) -> list[tuple[str, int]]:

@@ -123,6 +123,14 @@ CREATE TABLE IF NOT EXISTS balances (
     amount_cents INTEGER NOT NULL,
     PRIMARY KEY (importer_account, item)
 );
+CREATE INDEX IF NOT EXISTS balances_sign ON balances (importer_account, amount_cents);
+CREATE INDEX IF NOT EXISTS balances_age ON balances (importer_account, due_date, posted_at, item);
+
+-- What each importer account owes in all (the sum of its balances, kept with every move).
+CREATE TABLE IF NOT EXISTS account_totals (
+    importer_account TEXT PRIMARY KEY,
+    amount_cents BIGINT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS payments (
     importer_account TEXT NOT NULL,
