@@ -44,6 +44,8 @@ def settle_credits(tx: Tx, importer_account: str, *, posted_at: datetime, effect
     if refund_request_open(tx, importer_account):
         return entries
     credit = -(item_balance_cents(tx, importer_account, CREDIT_ITEM) or 0)
+    if credit <= 0:
+        return entries
     for debt in newest_debts(tx, importer_account):
         if credit <= 0:
             break

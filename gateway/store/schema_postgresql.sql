@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS inbox_key ON inbox (sender, message_key) WHERE role = 'original';
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (status, id);
+-- open deadlines (heartbeat, escalation, status) without scanning the whole journal
+CREATE INDEX IF NOT EXISTS inbox_open_clock ON inbox (instance, respond_by)
+    WHERE clock_stopped_at IS NULL;
 
 -- One current outcome per journalled message (a deferred one is superseded by its replay).
 CREATE TABLE IF NOT EXISTS outcomes (
