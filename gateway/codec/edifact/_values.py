@@ -5,7 +5,7 @@ segment number as its line and the EDIFACT position as its path. Both decimal ma
 """
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -173,3 +173,24 @@ def following(segments: list[Segment], anchor: Segment, tag: str) -> Segment | N
 def plain(number: Decimal) -> str:
     """A decimal as EDIFACT writes it: no exponent, '.' as the decimal mark."""
     return f"{number:f}"
+
+
+def required_date(reader: Reader, head: Sequence[Segment], qualifier: str, name: str,
+                  unt_line: int) -> date | None:
+    """A header DTM with its qualifier (e.g. 58 ReleaseDate, 138 ReceivedOn), or SCH001."""
+    segment = first(head, "DTM", qualifier)
+    if segment is None:
+        reader.missing("DTM", f"{name} (DTM+{qualifier})", unt_line)
+        return None
+    reader.at(f"/{name}", segment)
+    return reader.date(segment, name)
+
+
+def importer_account(reader: Reader, head: Sequence[Segment], unt_line: int) -> str | None:
+    """The importer account of NAD+IM, or SCH001 (its format and check digit come later)."""
+    party = first(head, "NAD", "IM")
+    if party is None:
+        reader.missing("NAD", "ImporterAccount (NAD+IM)", unt_line)
+        return None
+    reader.at("/ImporterAccount", party)
+    return reader.text(party, 2, 1, "ImporterAccount", "[A-Za-z0-9]{1,32}")

@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from gateway.codec.edifact._values import Reader, every, first, following, plain
+from gateway.codec.edifact._values import (
+    Reader,
+    every,
+    first,
+    following,
+    importer_account,
+    plain,
+    required_date,
+)
 from gateway.codec.edifact.tokenizer import Segment
 from gateway.codec.messages import Declaration, DeclarationLine, Header, Totals
 
@@ -211,20 +219,8 @@ def read_declaration(body: Sequence[Segment], header: Header | None, reader: Rea
     elif bgm is not None:
         purpose = PURPOSE_OF_FUNCTION[function]
     version = _version(reader, head, transaction, unt_line)
-    released = first(head, "DTM", "58")
-    release_date = None
-    if released is None:
-        reader.missing("DTM", "ReleaseDate (DTM+58)", unt_line)
-    else:
-        reader.at("/ReleaseDate", released)
-        release_date = reader.date(released, "ReleaseDate")
-    party = first(head, "NAD", "IM")
-    account = None
-    if party is None:
-        reader.missing("NAD", "ImporterAccount (NAD+IM)", unt_line)
-    else:
-        reader.at("/ImporterAccount", party)
-        account = reader.text(party, 2, 1, "ImporterAccount", "[A-Za-z0-9]{1,32}")
+    release_date = required_date(reader, head, "58", "ReleaseDate", unt_line)
+    account = importer_account(reader, head, unt_line)
     currency, rate = _currency(reader, head, unt_line)
     lines = _lines(reader, sections, currency, unt_line)
     totals = _totals(reader, sections.summary, unt_line)

@@ -13,7 +13,15 @@ section 2.2. docs/edifact.md has the mapping table; in short:
 
 from collections.abc import Sequence
 
-from gateway.codec.edifact._values import Reader, every, first, following, plain
+from gateway.codec.edifact._values import (
+    Reader,
+    every,
+    first,
+    following,
+    importer_account,
+    plain,
+    required_date,
+)
 from gateway.codec.edifact.tokenizer import Segment
 from gateway.codec.messages import Allocation, Header, Payment
 
@@ -79,21 +87,9 @@ def read_payment(body: Sequence[Segment], header: Header | None, reader: Reader,
     else:
         reader.at("/PaymentReference", bgm)
         reference = reader.text(bgm, 2, 1, "PaymentReference", r"\S([ \S]{0,33}\S)?")
-    received = first(head, "DTM", "138")
-    received_on = None
-    if received is None:
-        reader.missing("DTM", "ReceivedOn (DTM+138)", unt_line)
-    else:
-        reader.at("/ReceivedOn", received)
-        received_on = reader.date(received, "ReceivedOn")
+    received_on = required_date(reader, head, "138", "ReceivedOn", unt_line)
     method = _method(reader, head, unt_line)
-    party = first(head, "NAD", "IM")
-    account = None
-    if party is None:
-        reader.missing("NAD", "ImporterAccount (NAD+IM)", unt_line)
-    else:
-        reader.at("/ImporterAccount", party)
-        account = reader.text(party, 2, 1, "ImporterAccount", "[A-Za-z0-9]{1,32}")
+    account = importer_account(reader, head, unt_line)
     currencies = first(head, "CUX")
     if currencies is not None and currencies.component(1, 2) != "CAD":
         reader.invalid(currencies, 1, 2, f"payment currency {currencies.component(1, 2)!r} "
