@@ -1,5 +1,6 @@
 """Typed messages of CONTRACT section 2: what a document says once it is decoded."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -59,7 +60,7 @@ class Declaration:
     exchange_rate: Decimal
     lines: tuple[DeclarationLine, ...]
     declared_totals: Totals | None
-    source_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    source_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     kind: Kind = "declaration"
 
     @property
@@ -82,7 +83,7 @@ class Payment:
     method: str
     received_on: date
     allocations: tuple[Allocation, ...]
-    source_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    source_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     kind: Kind = "payment"
 
     @property
@@ -100,7 +101,7 @@ class Appeal:
     decision_date: date
     disputed_amount: Decimal | None
     grounds: str
-    source_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    source_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     kind: Kind = "appeal"
 
     @property
@@ -115,7 +116,7 @@ class AccountRequest:
     importer_account: str
     amount: Decimal | None
     details: str
-    source_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    source_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     kind: Kind = "account-request"
 
     @property

@@ -1,12 +1,12 @@
 """Schema validation (SCH001) and decoding of parsed XML into the typed messages."""
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from lxml import etree
 
@@ -32,7 +32,6 @@ REPEATING_ELEMENTS = frozenset({"Line", "Allocation", "Problem"})
 """Elements whose paths always carry a 1-based position, e.g. /Declaration/Line[2]/Value."""
 
 _NS = "{" + NAMESPACE + "}"
-T = TypeVar("T")
 
 
 def schema_path() -> Path:
@@ -116,9 +115,7 @@ def source_lines(root: etree._Element) -> dict[str, int]:
     def walk(element: etree._Element, path: str) -> None:
         lines[path] = source_line(element) or 0
         positions: dict[str, int] = {}
-        for child in element:
-            if not isinstance(child.tag, str):
-                continue
+        for child in element.iterchildren(etree.Element):
             name = child.tag.rpartition("}")[2]
             if name in REPEATING_ELEMENTS:
                 positions[name] = positions.get(name, 0) + 1
@@ -129,143 +126,161 @@ def source_lines(root: etree._Element) -> dict[str, int]:
     return lines
 
 
-class _Reader:
-    """Typed access to the children of one schema-valid element."""
+class SourceLines(Mapping[str, int]):
+    """`source_lines(root)`, built on first use: only a problem found after decoding needs a
+    line number, so valid messages never pay for the walk."""
 
-    def __init__(self, element: etree._Element) -> None:
-        self.element = element
+    def __init__(self, root: etree._Element) -> None:
+        self._root: etree._Element | None = root
+        self._lines: dict[str, int] = {}
 
-    def _child(self, name: str) -> etree._Element | None:
-        return self.element.find(_NS + name)
+    def _built(self) -> dict[str, int]:
+        if self._root is not None:
+            self._lines = source_lines(self._root)
+            self._root = None
+        return self._lines
 
-    def text(self, name: str) -> str:
-        child = self._child(name)
-        if child is None:
-            raise KeyError(name)
-        return (child.text or "").strip()
+    def __getitem__(self, path: str) -> int:
+        return self._built()[path]
 
-    def optional(self, name: str, convert: Callable[[str], T]) -> T | None:
-        child = self._child(name)
-        return None if child is None else convert((child.text or "").strip())
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
 
-    def many(self, name: str) -> list["_Reader"]:
-        return [_Reader(child) for child in self.element.findall(_NS + name)]
+    def __len__(self) -> int:
+        return len(self._built())
 
-    def attribute(self, name: str) -> str:
-        return str(self.element.get(name, ""))
+
+_NS_LENGTH = len(_NS)
+
+
+def _texts(element: etree._Element) -> dict[str, str]:
+    """The text of each child element by local name (schema-valid: all in our namespace;
+    of repeated children the last, which the decoders read with `_each` instead)."""
+    return {child.tag[_NS_LENGTH:]: (child.text or "").strip()
+            for child in element.iterchildren(etree.Element)}
+
+
+def _each(element: etree._Element, name: str) -> Iterator[etree._Element]:
+    return element.iterchildren(_NS + name)
+
+
+def _decimal(texts: dict[str, str], name: str) -> Decimal | None:
+    text = texts.get(name)
+    return None if text is None else Decimal(text)
 
 
 DEFAULT_GST_RATE = Decimal(5)
-
-
-def _default(value: Decimal | None, default: Decimal) -> Decimal:
-    """The value when given (0 included), else the default."""
-    return default if value is None else value
+_ZERO = Decimal(0)
 
 
 def _boolean(text: str) -> bool:
     return text in ("true", "1")
 
 
-def _header(reader: _Reader) -> Header:
-    header = reader.many("Header")[0]
+def _header(element: etree._Element) -> Header:
+    texts = _texts(next(_each(element, "Header")))
+    test = texts.get("Test")
     return Header(
-        message_id=header.text("MessageID"),
-        sender=header.text("Sender"),
-        sent_at=datetime.fromisoformat(header.text("SentAt").replace("Z", "+00:00")),
-        test=bool(header.optional("Test", _boolean)),
+        message_id=texts["MessageID"],
+        sender=texts["Sender"],
+        sent_at=datetime.fromisoformat(texts["SentAt"].replace("Z", "+00:00")),
+        test=test is not None and _boolean(test),
     )
 
 
-def _line(reader: _Reader) -> DeclarationLine:
-    quantity = reader.many("Quantity")[0]
+def _line(element: etree._Element) -> DeclarationLine:
+    texts = _texts(element)
+    excise_tax = texts.get("ExciseTax")
+    gst_rate = texts.get("GSTRate")
     return DeclarationLine(
-        number=int(reader.text("Number")),
-        hs_code=reader.text("HSCode"),
-        description=reader.text("Description"),
-        country_of_origin=reader.text("CountryOfOrigin"),
-        tariff_treatment=reader.text("TariffTreatment"),
-        quantity=Decimal(reader.text("Quantity")),
-        unit=quantity.attribute("unit"),
-        value=Decimal(reader.text("Value")),
-        duty_rate=Decimal(reader.text("DutyRate")),
-        excise_tax=_default(reader.optional("ExciseTax", Decimal), Decimal(0)),
-        gst_rate=_default(reader.optional("GSTRate", Decimal), DEFAULT_GST_RATE),
-        reason_code=reader.optional("ReasonCode", str),
+        number=int(texts["Number"]),
+        hs_code=texts["HSCode"],
+        description=texts["Description"],
+        country_of_origin=texts["CountryOfOrigin"],
+        tariff_treatment=texts["TariffTreatment"],
+        quantity=Decimal(texts["Quantity"]),
+        unit=str(next(_each(element, "Quantity")).get("unit", "")),
+        value=Decimal(texts["Value"]),
+        duty_rate=Decimal(texts["DutyRate"]),
+        excise_tax=_ZERO if excise_tax is None else Decimal(excise_tax),
+        gst_rate=DEFAULT_GST_RATE if gst_rate is None else Decimal(gst_rate),
+        reason_code=texts.get("ReasonCode"),
     )
 
 
-def _totals(reader: _Reader) -> Totals:
+def _totals(element: etree._Element) -> Totals:
+    texts = _texts(element)
     return Totals(
-        duty=Decimal(reader.text("Duty")),
-        excise_tax=Decimal(reader.text("ExciseTax")),
-        gst=Decimal(reader.text("GST")),
-        total=Decimal(reader.text("Total")),
+        duty=Decimal(texts["Duty"]),
+        excise_tax=Decimal(texts["ExciseTax"]),
+        gst=Decimal(texts["GST"]),
+        total=Decimal(texts["Total"]),
     )
 
 
-def _declaration(reader: _Reader, lines: dict[str, int]) -> Declaration:
-    totals = reader.many("DeclaredTotals")
-    purpose: Any = reader.text("Purpose")
+def _declaration(root: etree._Element, texts: dict[str, str]) -> Declaration:
+    totals = next(_each(root, "DeclaredTotals"), None)
+    purpose: Any = texts["Purpose"]
     return Declaration(
-        header=_header(reader),
-        transaction_number=reader.text("TransactionNumber"),
-        version=int(reader.text("Version")),
+        header=_header(root),
+        transaction_number=texts["TransactionNumber"],
+        version=int(texts["Version"]),
         purpose=purpose,
-        importer_account=reader.text("ImporterAccount"),
-        release_date=date.fromisoformat(reader.text("ReleaseDate")),
-        currency=reader.text("Currency"),
-        exchange_rate=Decimal(reader.text("ExchangeRate")),
-        lines=tuple(_line(line) for line in reader.many("Line")),
-        declared_totals=_totals(totals[0]) if totals else None,
-        source_lines=lines,
+        importer_account=texts["ImporterAccount"],
+        release_date=date.fromisoformat(texts["ReleaseDate"]),
+        currency=texts["Currency"],
+        exchange_rate=Decimal(texts["ExchangeRate"]),
+        lines=tuple(_line(line) for line in _each(root, "Line")),
+        declared_totals=None if totals is None else _totals(totals),
+        source_lines=SourceLines(root),
     )
 
 
-def _payment(reader: _Reader, lines: dict[str, int]) -> Payment:
+def _payment(root: etree._Element, texts: dict[str, str]) -> Payment:
+    allocations = []
+    for allocation in _each(root, "Allocation"):
+        fields = _texts(allocation)
+        allocations.append(Allocation(fields["TransactionNumber"], Decimal(fields["Amount"])))
     return Payment(
-        header=_header(reader),
-        payment_reference=reader.text("PaymentReference"),
-        importer_account=reader.text("ImporterAccount"),
-        amount=Decimal(reader.text("Amount")),
-        method=reader.text("Method"),
-        received_on=date.fromisoformat(reader.text("ReceivedOn")),
-        allocations=tuple(
-            Allocation(item.text("TransactionNumber"), Decimal(item.text("Amount")))
-            for item in reader.many("Allocation")
-        ),
-        source_lines=lines,
+        header=_header(root),
+        payment_reference=texts["PaymentReference"],
+        importer_account=texts["ImporterAccount"],
+        amount=Decimal(texts["Amount"]),
+        method=texts["Method"],
+        received_on=date.fromisoformat(texts["ReceivedOn"]),
+        allocations=tuple(allocations),
+        source_lines=SourceLines(root),
     )
 
 
-def _appeal(reader: _Reader, lines: dict[str, int]) -> Appeal:
-    appeal_type: Any = reader.text("Type")
+def _appeal(root: etree._Element, texts: dict[str, str]) -> Appeal:
+    appeal_type: Any = texts["Type"]
     return Appeal(
-        header=_header(reader),
+        header=_header(root),
         type=appeal_type,
-        importer_account=reader.text("ImporterAccount"),
-        transaction_number=reader.optional("TransactionNumber", str),
-        penalty_number=reader.optional("PenaltyNumber", str),
-        decision_date=date.fromisoformat(reader.text("DecisionDate")),
-        disputed_amount=reader.optional("DisputedAmount", Decimal),
-        grounds=reader.text("Grounds"),
-        source_lines=lines,
+        importer_account=texts["ImporterAccount"],
+        transaction_number=texts.get("TransactionNumber"),
+        penalty_number=texts.get("PenaltyNumber"),
+        decision_date=date.fromisoformat(texts["DecisionDate"]),
+        disputed_amount=_decimal(texts, "DisputedAmount"),
+        grounds=texts["Grounds"],
+        source_lines=SourceLines(root),
     )
 
 
-def _account_request(reader: _Reader, lines: dict[str, int]) -> AccountRequest:
-    request_type: Any = reader.text("Type")
+def _account_request(root: etree._Element, texts: dict[str, str]) -> AccountRequest:
+    request_type: Any = texts["Type"]
     return AccountRequest(
-        header=_header(reader),
+        header=_header(root),
         type=request_type,
-        importer_account=reader.text("ImporterAccount"),
-        amount=reader.optional("Amount", Decimal),
-        details=reader.text("Details"),
-        source_lines=lines,
+        importer_account=texts["ImporterAccount"],
+        amount=_decimal(texts, "Amount"),
+        details=texts["Details"],
+        source_lines=SourceLines(root),
     )
 
 
-_DECODERS: dict[Kind, Callable[[_Reader, dict[str, int]], Message]] = {
+_DECODERS: dict[Kind, Callable[[etree._Element, dict[str, str]], Message]] = {
     "declaration": _declaration,
     "payment": _payment,
     "appeal": _appeal,
@@ -275,4 +290,4 @@ _DECODERS: dict[Kind, Callable[[_Reader, dict[str, int]], Message]] = {
 
 def decode(root: etree._Element) -> Message:
     """The typed message of a schema-valid document."""
-    return _DECODERS[kind_of(root)](_Reader(root), source_lines(root))
+    return _DECODERS[kind_of(root)](root, _texts(root))

@@ -39,8 +39,12 @@ def _assess_line(line: DeclarationLine, exchange_rate: Decimal) -> LineAssessmen
 
 def assess(declaration: Declaration) -> Totals:
     """Totals over the lines; Total = Duty + ExciseTax + GST, the amount owed."""
-    lines = [assess_line(line, declaration.exchange_rate) for line in declaration.lines]
-    duty = sum((line.duty for line in lines), Decimal("0.00"))
-    excise_tax = sum((line.excise_tax for line in lines), Decimal("0.00"))
-    gst = sum((line.gst for line in lines), Decimal("0.00"))
+    duty = excise_tax = gst = Decimal("0.00")
+    with localcontext() as context:
+        context.prec = ARITHMETIC_PRECISION_DIGITS
+        for line in declaration.lines:
+            assessed = _assess_line(line, declaration.exchange_rate)
+            duty += assessed.duty
+            excise_tax += assessed.excise_tax
+            gst += assessed.gst
     return Totals(duty=duty, excise_tax=excise_tax, gst=gst, total=duty + excise_tax + gst)

@@ -42,19 +42,19 @@ def _allocation_problems(tx: Tx, payment: Payment) -> list[Problem]:
         )
     for index, item in enumerate(payment.allocations, start=1):
         path = f"/Payment/Allocation[{index}]/TransactionNumber"
-        line = payment.source_lines.get(path)
         number = item.transaction_number
         owner = tx.one("SELECT importer_account FROM declarations WHERE transaction_number = ?"
                        " LIMIT 1", (number,))
         if owner is None or owner[0] != payment.importer_account:
             problems.append(problem("PAY002", f"{number} is not a transaction of "
-                                              f"{payment.importer_account}", path, line))
+                                              f"{payment.importer_account}", path,
+                                    payment.source_lines.get(path)))
             continue
         owed = item_balance_cents(tx, payment.importer_account, number) or 0
         if wanted[number] > owed:
             text = f"{number} owes {format_amount(from_cents(owed))}, less than allocated " \
                    f"{format_amount(from_cents(wanted[number]))}"
-            problems.append(problem("PAY002", text, path, line))
+            problems.append(problem("PAY002", text, path, payment.source_lines.get(path)))
     return problems
 
 

@@ -99,6 +99,10 @@ def _require_aware(moment: datetime) -> None:
         raise ValueError(f"{moment.isoformat()} has no UTC offset; pass a time-zone-aware time")
 
 
+_LATE_FROM_CACHE_SIZE = 4096
+"""Release dates seen recently: every declaration asks for its own (DEC004)."""
+
+
 class BusinessCalendar:
     """Business days, business time and deadlines; pure apart from a per-year holiday cache."""
 
@@ -110,6 +114,7 @@ class BusinessCalendar:
         self.span = self.closes - self.opens
         self._closures = frozenset(settings.closures)
         self._holidays_by_year: dict[int, dict[date, str]] = {}
+        self._late_from: dict[tuple[date, int], datetime] = {}
 
     def _holidays(self, year: int) -> dict[date, str]:
         if year not in self._holidays_by_year:
@@ -193,9 +198,17 @@ class BusinessCalendar:
         """
         if n < 0:
             raise ValueError(f"business days must not be negative, got {n}")
+        known = self._late_from.get((day, n))
+        if known is not None:
+            return known
+        last = day
         for _ in range(n):
-            day = self.next_business_day(day)
-        return self._moment(day + timedelta(days=1), timedelta(0))
+            last = self.next_business_day(last)
+        moment = self._moment(last + timedelta(days=1), timedelta(0))
+        if len(self._late_from) >= _LATE_FROM_CACHE_SIZE:
+            self._late_from.clear()
+        self._late_from[(day, n)] = moment
+        return moment
 
     def _clock_start(self, start: datetime) -> tuple[date, timedelta]:
         """Where a business-time clock started at `start` begins to run: a day and a clock."""

@@ -102,17 +102,20 @@ def _account_stage(message: Message, sending: Sending | None) -> list[Problem]:
     """Stage 6: ACC001, then ACC002, then AUTH001; the first failure ends the stage."""
     account = message.importer_account
     path = f"/{_root(message)}/ImporterAccount"
-    line = message.source_lines.get(path)
+
+    def at_account(code: str, text: str) -> list[Problem]:
+        return [problem(code, text, path, message.source_lines.get(path))]
+
     if not account_valid(account):
-        return [problem("ACC001", f"{account} is not a valid RM account", path, line)]
+        return at_account("ACC001", f"{account} is not a valid RM account")
     if sending is None:
         return []
     if sending.registry.account(account) is None:
-        return [problem("ACC002", f"account {account} is not registered", path, line)]
+        return at_account("ACC002", f"account {account} is not registered")
     sender = sending.registry.sender(sending.topic_sender)
     if sender is None or account not in sender.accounts:
-        text = f"sender {sending.topic_sender} is not delegated for {account}"
-        return [problem("AUTH001", text, path, line)]
+        return at_account("AUTH001", f"sender {sending.topic_sender} is not delegated for "
+                                     f"{account}")
     return []
 
 
