@@ -28,6 +28,7 @@ from gateway import metrics
 from gateway.config import ConfigError, MqttSettings
 from gateway.secrets import read_secret
 from gateway.store.journal import Arrival
+from gateway.transport.receiving import ReceivingClient
 
 log = structlog.get_logger("gateway.mqtt")
 INBOUND_PREFIX = "carm/v1/in/"
@@ -120,19 +121,6 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
-class _Client(aiomqtt.Client):
-    """aiomqtt's client, keeping the DUP flag that its Message type drops."""
-
-    def _on_message(self, client: paho.Client, userdata: Any,
-                    message: paho.MQTTMessage) -> None:
-        converted = aiomqtt.Message._from_paho_message(message)
-        converted.duplicate = bool(message.dup)  # type: ignore[attr-defined]
-        try:
-            self._queue.put_nowait(converted)
-        except asyncio.QueueFull:
-            log.warning("incoming queue full; the broker redelivers after reconnect")
-
-
 class PartnerClient(aiomqtt.Client):
     """aiomqtt's client keeping the reason codes of refused publishes, which aiomqtt drops:
     `submit` reports a publish the broker's ACLs refuse instead of waiting for an answer."""
@@ -172,7 +160,7 @@ def new_client(settings: MqttSettings, identifier: str, *, receive: bool) -> aio
     properties = packet_properties(PacketTypes.CONNECT)
     properties.SessionExpiryInterval = settings.session_expiry_s if receive else 0
     properties.ReceiveMaximum = settings.receive_maximum
-    client = _Client(
+    client = ReceivingClient(
         address.host,
         address.port,
         username=address.username,
@@ -186,6 +174,7 @@ def new_client(settings: MqttSettings, identifier: str, *, receive: bool) -> aio
         timeout=CONNECT_TIMEOUT_S,
         # answers are small and each waits for its PUBACK: Nagle's delay would dominate latency
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        pause_at=settings.receive_maximum,
     )
     if receive:
         client._client.manual_ack_set(True)
