@@ -53,16 +53,22 @@ class MaildirSender:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._box: mailbox.Maildir | None = None
 
     async def ready(self) -> None:
         return None
 
+    def _opened(self) -> mailbox.Maildir:
+        """The Maildir, its folders made on first use (and again if someone removed them)."""
+        if self._box is None or not (self.directory / "tmp").is_dir():
+            self.directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for part in ("", "tmp", "new", "cur"):
+                (self.directory / part).mkdir(exist_ok=True, mode=0o700)
+            self._box = mailbox.Maildir(self.directory, create=False)
+        return self._box
+
     def _add(self, payload: bytes) -> None:
-        self.directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for part in ("", "tmp", "new", "cur"):
-            (self.directory / part).mkdir(exist_ok=True, mode=0o700)
-        box = mailbox.Maildir(self.directory, create=False)
-        key = box.add(payload)
+        key = self._opened().add(payload)
         # mailbox writes files with the process umask; emails carry partners' data
         os.chmod(self.directory / "new" / key, stat.S_IRUSR | stat.S_IWUSR)
 

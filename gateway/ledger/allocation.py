@@ -21,13 +21,13 @@ def allocate(amount_cents: int, explicit: Sequence[Owed],
     for wanted in explicit:
         allocations[wanted.item] = allocations.get(wanted.item, 0) + wanted.amount_cents
         remaining -= wanted.amount_cents
-    for debt in oldest_first:
-        if remaining <= 0:
-            break
+    for debt in oldest_first if remaining > 0 else ():  # read no debt when nothing is left
         still_owed = debt.amount_cents - allocations.get(debt.item, 0)
         if still_owed <= 0:
             continue
         paid = min(still_owed, remaining)
         allocations[debt.item] = allocations.get(debt.item, 0) + paid
         remaining -= paid
+        if remaining <= 0:
+            break
     return [Owed(item, cents) for item, cents in allocations.items()], remaining

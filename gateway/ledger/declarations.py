@@ -5,7 +5,7 @@ previous version: a debit, or a credit when it falls.
 """
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 
 from gateway.codec.messages import Declaration, DeclarationLine, Totals
@@ -37,15 +37,18 @@ def _latest_version(tx: Tx, transaction_number: str) -> PostedVersion | None:
     )
     if row is None:
         return None
-    lines = {int(number): fields for number, fields in json.loads(row[7]).items()}
+    lines = {int(number): values for number, values in json.loads(row[7]).items()}
     totals = (int(row[3]), int(row[4]), int(row[5]), int(row[6]))
     return PostedVersion(int(row[0]), str(row[1]), date.fromisoformat(row[2]), totals, lines)
 
 
+_COMPARED_FIELDS = tuple(item.name for item in fields(DeclarationLine)
+                         if item.name not in ("number", "reason_code"))
+"""What makes a line changed from its posted version (DEC005)."""
+
+
 def _line_fields(line: DeclarationLine) -> dict[str, str]:
-    fields = {key: str(value) for key, value in asdict(line).items() if key != "reason_code"}
-    fields.pop("number")
-    return fields
+    return {name: str(getattr(line, name)) for name in _COMPARED_FIELDS}
 
 
 def _at(declaration: Declaration, path: str) -> tuple[str, int | None]:
@@ -70,16 +73,19 @@ def _version_problems(declaration: Declaration, previous: PostedVersion | None,
                       context: HandlerContext) -> list[Problem]:
     """DEC002, DEC006, DEC008 (stateful part), DEC005 (stateful part), DEC003."""
     number, version = declaration.transaction_number, declaration.version
-    path, line = _at(declaration, "/Declaration/Version")
+
+    def at_version(code: str, text: str) -> list[Problem]:
+        return [problem(code, text, *_at(declaration, "/Declaration/Version"))]
+
     if previous is None:
         if version == 1:
             return []
-        return [problem("DEC006", f"{number} has no posted version to correct", path, line)]
+        return at_version("DEC006", f"{number} has no posted version to correct")
     if version <= previous.version:
-        return [problem("DEC002", f"{number} version {version} is taken", path, line)]
+        return at_version("DEC002", f"{number} version {version} is taken")
     if version != previous.version + 1:
-        text = f"{number}: version {version} is not the next one ({previous.version + 1})"
-        return [problem("DEC002", text, path, line)]
+        return at_version("DEC002", f"{number}: version {version} is not the next one "
+                                    f"({previous.version + 1})")
     problems = []
     if declaration.importer_account != previous.importer_account:
         where, at = _at(declaration, "/Declaration/ImporterAccount")
