@@ -6,8 +6,8 @@ docs/performance.md says what each figure means and what the issue's targets are
 
 Order: micro-benchmarks (check against lxml; EDIFACT against pydifact), the echo baseline, the
 daemon's start-up (READY, 5 starts), the daemon end to end (10-line declarations at full load
-and at half that rate, the realistic mix, a burst for ingest and memory), the echo at the
-daemon's half rate, email delivery, growth with a large ledger.
+and at half that rate, the realistic mix, a burst of 10-line declarations for ingest and
+memory), the echo at the daemon's half rate, email delivery, growth with a large ledger.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class E2E:
     mixed: PhaseResult = field(init=False)
     burst_rss: list[float] = field(default_factory=list)
     ingest: float = 0.0
+    ingest_s: float = 0.0
     backlog: dict[str, float] = field(default_factory=dict)
     hwm: int = 0
     nodelay_full: PhaseResult | None = None
@@ -252,7 +253,7 @@ class Run:
                                    edifact_share=self.edifact_share)
             results.mixed, _ = run_load(broker, pid, options=options, database=database,
                                         bound_s=profile.mixed_s + profile.drain_s + 60)
-            log(f"daemon: burst of {profile.burst:,} realistic messages (ingest, memory)")
+            log(f"daemon: burst of {profile.burst:,} 10-line declarations (ingest, memory)")
             self._burst(broker, pid, database, self.work / "daemon" / "daemon.log", results)
             results.hwm = read_process(pid).hwm_bytes
         finally:
@@ -298,9 +299,9 @@ class Run:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
             first_id = float(connection.execute(
                 "SELECT COALESCE(MAX(id), 0) FROM inbox").fetchone()[0])
-        options = load_options(mode="open", seconds=profile.burst_bound_s, mix="realistic",
-                               stream=4, seed=self.seed, profile=profile,
-                               edifact_share=self.edifact_share, count=profile.burst)
+        options = load_options(mode="open", seconds=profile.burst_bound_s, mix="declaration-10",
+                               stream=4, seed=self.seed, profile=profile, edifact_share=0,
+                               count=profile.burst)
         options += ["--drain-s", "0"]
         _, sampler = run_load(broker, pid, options=options, database=database,
                               bound_s=profile.burst_bound_s + 30)
@@ -317,6 +318,8 @@ class Run:
         results.burst_rss = [sample["rss"] for sample in samples]
         journalled = journal_times(log_file, log_offset)
         results.ingest = journal_rate(journalled, profile.burst)
+        done = journalled[:profile.burst]
+        results.ingest_s = done[-1] - done[0] if len(done) > 1 else 0.0
         results.backlog = {key: samples[-1].get(key, 0.0) for key in
                            ("journal_pending", "outbox_pending")}
         results.backlog["journalled"] = float(len(journalled))
@@ -347,8 +350,11 @@ class Run:
                           echo_full.rate, "echo client rate (10-line declarations)"))
         report.add(Figure("  CPU per message, realistic mix", mixed.cpu_per_message_s * 1e3,
                           "ms", echo_full.cpu_per_message_s * 1e3, "echo client CPU per message"))
-        report.add(Figure(f"journal ingest rate, burst of {profile.burst:,}", results.ingest,
-                          "msgs/s", echo_full.rate, "echo client rate"))
+        report.add(Figure(
+            f"ingest (journalled, PUBACK sent), {profile.burst:,} 10-line declarations "
+            f"published as fast as the broker takes them, over {results.ingest_s:.0f} s",
+            results.ingest, "msgs/s", echo_full.rate, "echo client rate",
+            target=f"ratio >= {INGEST_TARGET_RATIO}"))
         rss = results.burst_rss
         peak = max(results.hwm, int(max(rss, default=0)))
         report.add(Figure(f"peak RSS of the service's processes ({profile.burst:,} burst)",
