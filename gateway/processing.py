@@ -5,7 +5,6 @@ storage failures are retried (tenacity); when retries run out, or on an internal
 message goes to the dead-letter store with GW001 and the status `deferred`.
 """
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -48,7 +47,7 @@ from gateway.validation.pipeline import Checked, CheckSettings, Sending, check
 from gateway.validation.problems import problem
 
 log = structlog.get_logger("gateway.processing")
-BATCH_ROWS = 100
+BATCH_ROWS = 50
 INLINE_RETRY_WAIT_S_MAX = 2.0
 """Processing is first come first served, so one message's retries hold the queue: keep them
 short; a message that still fails is dead-lettered and replayed by the operator."""
@@ -68,33 +67,24 @@ class Processor:
     async def run_pending(self) -> int:
         """Process what is pending, oldest first; how many were processed.
 
-        The batch commits in one transaction (group commit: one disk flush for many
-        messages), each message inside its own savepoint; a message that fails there is rolled
-        back alone and then goes through `process`, with its retries and dead letter.
+        One transaction on the database thread reads the batch, checks each message and
+        applies it inside its own savepoint, and commits once (group commit: one disk flush
+        for many messages, and no hop between threads per message). A message that fails is
+        rolled back alone and then goes through `process`, with its retries and dead letter.
         """
-        instance = self.config.gateway.id
-        entries = await self.database.transaction(
-            lambda tx: pending_entries(tx, instance, BATCH_ROWS)
-        )
-        if not entries:
-            return 0
         started = time.perf_counter()
-        prepared: list[tuple[JournalEntry, Callable[[Tx], Outcome] | None]] = []
-        for entry in entries:
-            try:
-                poison_point(entry.message_id)
-                prepared.append((entry, await self._work_for(entry)))
-            except Exception:
-                prepared.append((entry, None))
+        entries: list[JournalEntry] = []
         failures: dict[int, str] = {}
         try:
             done = await self.database.transaction(
-                lambda tx: _apply_batch(tx, prepared, failures))
+                lambda tx: self._run_batch(tx, entries, failures))
         except StoreUnavailable:
-            done = {}
+            done = {}  # the batch rolled back: each of its messages goes alone, with retries
+        if not entries:
+            return 0
         crash_point("after-handler-commit")
         share_s = (time.perf_counter() - started) / len(entries)
-        for entry, _ in prepared:
+        for entry in entries:
             outcome = done.get(entry.id)
             if outcome is None:
                 await self.process(entry, [failures[entry.id]] if entry.id in failures else [])
@@ -106,6 +96,27 @@ class Processor:
                      reference=outcome.reference, codes=[p.code for p in outcome.problems],
                      duration_ms=round(share_s * 1000, 2), attempts=1, batch=len(entries))
         return len(entries)
+
+    def _run_batch(self, tx: Tx, entries: list[JournalEntry],
+                   failures: dict[int, str]) -> dict[int, Outcome]:
+        """Reads the pending entries into `entries`; the outcomes of those that went through.
+        A failure is noted in `failures` (it is the message's first attempt)."""
+        entries[:] = pending_entries(tx, self.config.gateway.id, BATCH_ROWS)
+        done: dict[int, Outcome] = {}
+        for index, entry in enumerate(entries):
+            savepoint = f"message_{index}"
+            tx.execute(f"SAVEPOINT {savepoint}")
+            try:
+                poison_point(entry.message_id)
+                done[entry.id] = self._work(tx, entry)
+            except StoreUnavailable as error:
+                failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
+                raise
+            except Exception as error:  # rolled back alone, then processed alone
+                failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
+                tx.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            tx.execute(f"RELEASE SAVEPOINT {savepoint}")
+        return done
 
     async def process(self, entry: JournalEntry, earlier_errors: list[str] | None = None) -> None:
         """One message alone, with retries; `earlier_errors` are attempts already made (in a
@@ -146,43 +157,40 @@ class Processor:
         """One attempt; its error, if any, is kept for the dead-letter record."""
         try:
             poison_point(entry.message_id)
-            work = await self._work_for(entry)
-            return await self.database.transaction(work)
+            return await self.database.transaction(lambda tx: self._work(tx, entry))
         except Exception as error:
             errors.append(f"{type(error).__name__}: {error}"[:2000])
             raise
 
-    async def _work_for(self, entry: JournalEntry) -> Callable[[Tx], Outcome]:
+    def _work(self, tx: Tx, entry: JournalEntry) -> Outcome:
+        """Check one journalled message and apply it: its outcome, recorded with its
+        deliveries."""
         if entry.syntax == "edifact" and \
                 entry.payload_bytes <= self.config.gateway.max_message_bytes:
-            return await self._edifact_work_for(entry)
+            return self._edifact_work(tx, entry)
         if entry.role == "conflict":
-            return lambda tx: self._conflict(tx, entry)
+            return self._conflict(tx, entry)
         if entry.role == "resend":
-            return lambda tx: self._resend(tx, entry)
-        checked = await asyncio.to_thread(self.check_entry, entry)
-        return lambda tx: self._apply(tx, entry, checked)
+            return self._resend(tx, entry)
+        return self._apply(tx, entry, self.check_entry(entry))
 
-    async def _edifact_work_for(self, entry: JournalEntry) -> Callable[[Tx], Outcome]:
-        payload, parent_role = await self.database.transaction(
-            lambda tx: (stored_bytes(tx, entry), parent_role_of(tx, entry)))
+    def _edifact_work(self, tx: Tx, entry: JournalEntry) -> Outcome:
+        payload = stored_bytes(tx, entry)
         if payload is None:
             raise RuntimeError(f"the bytes of EDIFACT entry {entry.id} are not stored")
         if entry.role == "original":
-            interchange = await asyncio.to_thread(tokenize, payload)
-            return lambda tx: self._interchange(tx, entry, interchange)
+            return self._interchange(tx, entry, tokenize(payload))
         if entry.role == "resend":
-            return lambda tx: self._resend(tx, entry)
+            return self._resend(tx, entry)
         if entry.role == "conflict":
-            return lambda tx: self._conflict(tx, entry)
-        if parent_role == "resend":
-            return lambda tx: self._resend_part(tx, entry)
+            return self._conflict(tx, entry)
+        if parent_role_of(tx, entry) == "resend":
+            return self._resend_part(tx, entry)
         assert entry.part_index is not None
-        checked = await asyncio.to_thread(
-            check_part, payload, entry.part_index, settings=self.check_settings,
-            sending=Sending(entry.sender, self.registry()), received_at=entry.received_at,
-            calendar=self.calendar)
-        return lambda tx: self._apply(tx, entry, checked)
+        checked = check_part(payload, entry.part_index, settings=self.check_settings,
+                             sending=Sending(entry.sender, self.registry()),
+                             received_at=entry.received_at, calendar=self.calendar)
+        return self._apply(tx, entry, checked)
 
     def _interchange(self, tx: Tx, entry: JournalEntry, interchange: Interchange) -> Outcome:
         """The CONTRL answer, then each message journalled as its own entry."""
@@ -389,25 +397,3 @@ def email_recipients(registry: Registry, sender_id: str, outcome: Outcome) -> li
         if account is not None and account.email not in recipients:
             recipients.append(account.email)
     return recipients
-
-
-def _apply_batch(tx: Tx, prepared: list[tuple[JournalEntry, Callable[[Tx], Outcome] | None]],
-                 failures: dict[int, str]) -> dict[int, Outcome]:
-    """Each message's work in its own savepoint; the outcomes of those that went through.
-    A failure is noted in `failures` (it is the message's first attempt)."""
-    done: dict[int, Outcome] = {}
-    for index, (entry, work) in enumerate(prepared):
-        if work is None:
-            continue
-        savepoint = f"message_{index}"
-        tx.execute(f"SAVEPOINT {savepoint}")
-        try:
-            done[entry.id] = work(tx)
-        except StoreUnavailable as error:
-            failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
-            raise
-        except Exception as error:  # rolled back alone, then processed alone
-            failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
-            tx.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
-        tx.execute(f"RELEASE SAVEPOINT {savepoint}")
-    return done

@@ -16,7 +16,7 @@ EXPECTED_FIGURES = (
     "sustained rate, 10-line declarations, end to end",
     "latency at half the max rate",
     "CPU per message, 10-line declarations",
-    "journal ingest rate",
+    "ingest (journalled, PUBACK sent)",
     "peak RSS of the service's processes",
     "READY after start",
     "email delivery, outbox -> SmtpSender",
