@@ -6,7 +6,7 @@ operators. A deadline that passes with its clock running is counted as missed, o
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import structlog
@@ -48,16 +48,25 @@ def elapsed_percent(calendar: BusinessCalendar, standard: Standard, received_at:
     return Decimal(used) * 100 / Decimal(total)
 
 
-def open_deadlines(tx: Tx, instance: str) -> list[OpenDeadline]:
-    """Deadlines whose clock runs and that are not yet both escalated and missed; a case
-    awaiting the client's information has its clock paused and is left out."""
+def earliest_escalation(calendar: BusinessCalendar, threshold_percent: Decimal) -> timedelta:
+    """No deadline reaches its escalation point sooner after receipt: every window is at least
+    one day (one business day: an opening span), and business time runs no faster than the
+    clock. A burst's fresh messages are left out of the scan this way."""
+    shortest_window = min(calendar.span, timedelta(days=1))
+    return shortest_window * float(max(Decimal(0), threshold_percent) / 100)
+
+
+def open_deadlines(tx: Tx, instance: str, received_before: datetime) -> list[OpenDeadline]:
+    """Deadlines received before `received_before` whose clock runs and that are not yet both
+    escalated and missed; a case awaiting the client's information has its clock paused and is
+    left out."""
     rows = tx.all(
         "SELECT id, sender, kind, message_id, received_at, respond_by, escalated_at, missed_at"
-        " FROM inbox WHERE clock_stopped_at IS NULL AND instance = ?"
+        " FROM inbox WHERE clock_stopped_at IS NULL AND instance = ? AND received_at <= ?"
         " AND (escalated_at IS NULL OR missed_at IS NULL)"
         " AND NOT EXISTS (SELECT 1 FROM cases WHERE cases.inbox_id = inbox.id"
         "  AND cases.status = 'awaiting_information')"
-        " ORDER BY respond_by", (instance,)
+        " ORDER BY respond_by", (instance, received_before.astimezone(UTC).isoformat())
     )
     return [
         OpenDeadline(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]),
@@ -77,7 +86,8 @@ class Escalator:
         threshold = self.config.standards.escalate_at_percent
         raised = []
         at_risk = 0
-        for deadline in open_deadlines(tx, self.config.gateway.id):
+        received_before = now - earliest_escalation(self.calendar, threshold)
+        for deadline in open_deadlines(tx, self.config.gateway.id, received_before):
             standard = self.config.standards.for_kind(deadline.kind)
             percent = elapsed_percent(self.calendar, standard, deadline.received_at,
                                       deadline.respond_by, now)

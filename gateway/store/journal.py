@@ -3,7 +3,7 @@
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from gateway.codec.classify import (
@@ -19,6 +19,11 @@ Role = Literal["original", "resend", "conflict", "part"]
 STORED_BYTES_HOPS_MAX = 3
 """A part of a re-sent interchange -> the re-send -> the original: where the bytes are."""
 
+
+
+def utc_text(moment: datetime) -> str:
+    """Stored times are UTC ISO text, so that comparing and ordering them as text is by time."""
+    return moment.astimezone(UTC).isoformat()
 
 @dataclass(frozen=True)
 class Arrival:
@@ -105,8 +110,8 @@ def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
         (arrival.topic_sender, key, scan_message_id(arrival.payload), digest, role, original_id,
          kind, syntax_of(arrival.payload), stored, len(arrival.payload), arrival.topic,
-         arrival.correlation_data, arrival.response_topic, arrival.received_at.isoformat(),
-         respond_by(kind, arrival.received_at).isoformat(), instance),
+         arrival.correlation_data, arrival.response_topic, utc_text(arrival.received_at),
+         utc_text(respond_by(kind, arrival.received_at)), instance),
     )
     return Journalled(inbox_id, role)
 
@@ -166,7 +171,7 @@ def add_part(tx: Tx, parent: JournalEntry, index: int, message_key: str, kind: K
         " SELECT sender, ?, ?, content_hash, 'part', id, ?, ?, syntax, NULL, payload_bytes,"
         " topic, correlation_data, response_topic, received_at, ?, 'pending', instance"
         " FROM inbox WHERE id = ? RETURNING id",
-        (message_key, message_key, index, kind, respond_by.isoformat(), parent.id),
+        (message_key, message_key, index, kind, utc_text(respond_by), parent.id),
     )
 
 

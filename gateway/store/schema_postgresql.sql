@@ -38,6 +38,9 @@ CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (status, id);
 -- open deadlines (heartbeat, escalation, status) without scanning the whole journal
 CREATE INDEX IF NOT EXISTS inbox_open_clock ON inbox (instance, respond_by)
     WHERE clock_stopped_at IS NULL;
+-- the escalation scan: only clocks old enough to have reached their escalation point
+CREATE INDEX IF NOT EXISTS inbox_open_received ON inbox (instance, received_at)
+    WHERE clock_stopped_at IS NULL;
 
 -- One current outcome per journalled message (a deferred one is superseded by its replay).
 CREATE TABLE IF NOT EXISTS outcomes (
