@@ -19,7 +19,7 @@ import aiosmtplib
 from gateway.config import SmtpSettings
 from gateway.secrets import read_secret
 from gateway.store.outbox import OutboxRow
-from gateway.transport.mqtt import Link, LinkDown
+from gateway.transport.mqtt import Link, LinkDown, PublishRefused
 
 SMTP_TIMEOUT_S = 30.0
 SMTP_POOL_SIZE = 4
@@ -46,6 +46,9 @@ class MqttSender:
             await self.link.publish(row.recipient, row.payload, row.correlation_data)
         except (LinkDown, TimeoutError) as error:
             raise TemporaryFailure(f"mqtt: {error}") from error
+        except PublishRefused as refused:
+            failure = TemporaryFailure if refused.temporary else PermanentFailure
+            raise failure(f"mqtt {row.recipient}: {refused}") from refused
 
 
 class MaildirSender:

@@ -47,6 +47,20 @@ class LinkDown(Exception):
     """The broker connection is lost or cannot be made (transient)."""
 
 
+class PublishRefused(Exception):
+    """The broker answered a publish with a failure reason code (MQTT 5 PUBACK >= 0x80)."""
+
+    def __init__(self, reason: ReasonCode) -> None:
+        super().__init__(f"refused by the broker: {reason} (0x{reason.value:02x})")
+        self.code = int(reason.value)
+
+    @property
+    def temporary(self) -> bool:
+        """Unspecified error, implementation specific error, quota exceeded: worth a retry;
+        not authorised, bad topic or payload, too large: not."""
+        return self.code in (0x80, 0x83, 0x97)
+
+
 @dataclass(frozen=True)
 class BrokerAddress:
     host: str
@@ -151,11 +165,12 @@ class AckHandle:
 
 @dataclass
 class Connection:
-    client: aiomqtt.Client
+    client: ReceivingClient
     open: bool = True
 
 
-def new_client(settings: MqttSettings, identifier: str, *, receive: bool) -> aiomqtt.Client:
+def new_client(settings: MqttSettings, identifier: str, *,
+               receive: bool) -> ReceivingClient:
     address = broker_address(settings)
     properties = packet_properties(PacketTypes.CONNECT)
     properties.SessionExpiryInterval = settings.session_expiry_s if receive else 0
@@ -225,7 +240,8 @@ class Link:
         self._connection: Connection | None = None
 
     async def publish(self, topic: str, payload: bytes, correlation_data: bytes | None) -> None:
-        """Publish at QoS 1 and wait for the broker's PUBACK, or raise LinkDown."""
+        """Publish at QoS 1 and wait for the broker's PUBACK; LinkDown when the link fails,
+        PublishRefused when the broker does not take the message."""
         connection = self._connection
         if connection is None or not connection.open:
             raise LinkDown("not connected")
@@ -233,10 +249,12 @@ class Link:
         if correlation_data is not None:
             properties.CorrelationData = correlation_data
         try:
-            await connection.client.publish(topic, payload, qos=1, properties=properties,
-                                             timeout=PUBLISH_TIMEOUT_S)
+            refusal = await connection.client.publish_checked(topic, payload, properties,
+                                                   PUBLISH_TIMEOUT_S)
         except aiomqtt.MqttError as error:
             raise LinkDown(str(error)) from error
+        if refusal is not None:
+            raise PublishRefused(refusal)
 
     async def receive(self, deliver: Callable[[Arrival, AckHandle], Any]) -> None:
         """Connect, subscribe and hand every inbound message to `deliver`, for ever."""

@@ -9,6 +9,10 @@ TCP flow control then holds the rest in the broker, which keeps them for the ses
 
 `_on_socket_open` follows aiomqtt 2.5's own (read until an SSL socket has nothing pending,
 report a broken connection through `_disconnected`), keeping the reader so it can be paused.
+
+aiomqtt also drops the reason code of a PUBACK: `publish_checked` returns it when the broker
+refused the message (MQTT 5, codes 0x80 and above), so that a refused answer does not count
+as delivered.
 """
 
 import asyncio
@@ -18,6 +22,8 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as paho
 import structlog
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 log = structlog.get_logger("gateway.mqtt")
 
@@ -44,6 +50,29 @@ class ReceivingClient(aiomqtt.Client):
         self._reader: tuple[int, Callable[[], None]] | None = None
         self.paused = False
         self.pauses = 0
+        self._refusals: dict[int, ReasonCode] = {}
+
+    async def publish_checked(self, topic: str, payload: bytes, properties: Properties,
+                              timeout_s: float) -> ReasonCode | None:
+        """Publish at QoS 1 and wait for the PUBACK (as aiomqtt's `publish`); the broker's
+        refusal, or None when it took the message."""
+        info = self._client.publish(topic, payload, 1, False, properties)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+        try:
+            if not info.is_published():
+                confirmation = asyncio.Event()
+                with self._pending_call(info.mid, confirmation, self._pending_publishes):
+                    await self._wait_for(confirmation.wait(), timeout=timeout_s)
+            return self._refusals.get(info.mid)
+        finally:
+            self._refusals.pop(info.mid, None)
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int,
+                    reason_code: ReasonCode, properties: Properties) -> None:
+        if reason_code.is_failure:
+            self._refusals[mid] = reason_code
+        super()._on_publish(client, userdata, mid, reason_code, properties)
 
     def _on_message(self, client: paho.Client, userdata: Any,
                     message: paho.MQTTMessage) -> None:

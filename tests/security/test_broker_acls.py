@@ -2,12 +2,14 @@
 TLS only, a password per account, each partner confined to its own topics."""
 
 import asyncio
+import contextlib
 import gc
 import ssl
 import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiomqtt
@@ -17,7 +19,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from secure_broker import ACCOUNTS, SecureBroker, running_secure_broker
 
 from gateway.config import MqttSettings
-from gateway.transport.mqtt import PartnerClient, new_client
+from gateway.delivery.senders import MqttSender, PermanentFailure
+from gateway.store.outbox import OutboxRow
+from gateway.transport.mqtt import Link, PartnerClient, PublishRefused, new_client
 
 WAIT_S = 5.0
 NOT_AUTHORISED = {134, 135}  # MQTT 5: bad user name or password; not authorised
@@ -205,3 +209,37 @@ async def test_size_limits_pass_a_slightly_too_large_document_and_stop_huge_ones
         async with connected(secure_broker, "BRK42") as partner:
             await partner.publish("carm/v1/in/BRK42", b"after", qos=1)
         assert (await first_message(gateway)).payload == b"after"
+
+
+async def test_an_answer_the_broker_refuses_is_a_permanent_failure_not_a_delivery(
+        secure_broker: SecureBroker, tmp_path: Path) -> None:
+    """The gateway's account may not write on an inbound topic: the broker answers that
+    publish with PUBACK 0x87 Not authorized. The link reports it (aiomqtt alone would return
+    as if delivered), and the MQTT sender makes it a permanent failure: the row goes dead and
+    the operators are told, rather than counted as delivered."""
+    password_file = tmp_path / "password"
+    password_file.write_text(ACCOUNTS["carm-gateway"] + "\n")
+    settings = MqttSettings(url=secure_broker.url("carm-gateway"),
+                            ca_file=secure_broker.ca_file, password_file=password_file)
+    link = Link(settings, "test-refused-answer", lambda: datetime.now(UTC))
+
+    async def ignore(arrival: object, handle: object) -> None:
+        return None
+
+    receiving = asyncio.create_task(link.receive(ignore))
+    try:
+        async with asyncio.timeout(WAIT_S):
+            await link.subscribed.wait()
+        await link.publish("carm/v1/out/BRK42", b"<allowed/>", None)
+        with pytest.raises(PublishRefused) as refused:
+            await link.publish("carm/v1/in/BRK42", b"<refused/>", None)
+        assert refused.value.code == 0x87
+        assert not refused.value.temporary
+        row = OutboxRow(1, None, "outcome", "mqtt", "carm/v1/in/BRK42", b"<refused/>", None,
+                        None, attempts=0)
+        with pytest.raises(PermanentFailure):
+            await MqttSender(link).send(row)
+    finally:
+        receiving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiving
