@@ -36,7 +36,8 @@ def counts(tx: Tx, instance: str) -> Counts:
     outbox = tx.one("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND instance = ?",
                     (instance,))
     dead = tx.one("SELECT COUNT(*) FROM dead_letters WHERE resolved_at IS NULL")
-    oldest = tx.one("SELECT MIN(respond_by) FROM inbox WHERE clock_stopped_at IS NULL")
+    oldest = tx.one("SELECT MIN(respond_by) FROM inbox WHERE clock_stopped_at IS NULL"
+                    " AND instance = ?", (instance,))  # along the index inbox_open_clock
     return Counts(int(journal[0]) if journal else 0, int(outbox[0]) if outbox else 0,
                   int(dead[0]) if dead else 0,
                   None if oldest is None or oldest[0] is None else str(oldest[0]))
