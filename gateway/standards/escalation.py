@@ -6,7 +6,7 @@ operators. A deadline that passes with its clock running is counted as missed, o
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
@@ -17,6 +17,7 @@ from gateway.delivery.alerts import queue_alert
 from gateway.standards.calendar import BusinessCalendar
 from gateway.standards.deadlines import Standard
 from gateway.store.database import Tx
+from gateway.store.journal import stored_time
 
 log = structlog.get_logger("gateway.escalation")
 ESCALATION_INTERVAL_S = 30.0
@@ -66,7 +67,7 @@ def open_deadlines(tx: Tx, instance: str, received_before: datetime) -> list[Ope
         " AND (escalated_at IS NULL OR missed_at IS NULL)"
         " AND NOT EXISTS (SELECT 1 FROM cases WHERE cases.inbox_id = inbox.id"
         "  AND cases.status = 'awaiting_information')"
-        " ORDER BY respond_by", (instance, received_before.astimezone(UTC).isoformat())
+        " ORDER BY respond_by", (instance, stored_time(received_before))
     )
     return [
         OpenDeadline(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]),

@@ -21,7 +21,7 @@ STORED_BYTES_HOPS_MAX = 3
 
 
 
-def utc_text(moment: datetime) -> str:
+def stored_time(moment: datetime) -> str:
     """Stored times are UTC ISO text, so that comparing and ordering them as text is by time."""
     return moment.astimezone(UTC).isoformat()
 
@@ -110,8 +110,8 @@ def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
         (arrival.topic_sender, key, scan_message_id(arrival.payload), digest, role, original_id,
          kind, syntax_of(arrival.payload), stored, len(arrival.payload), arrival.topic,
-         arrival.correlation_data, arrival.response_topic, utc_text(arrival.received_at),
-         utc_text(respond_by(kind, arrival.received_at)), instance),
+         arrival.correlation_data, arrival.response_topic, stored_time(arrival.received_at),
+         stored_time(respond_by(kind, arrival.received_at)), instance),
     )
     return Journalled(inbox_id, role)
 
@@ -171,7 +171,7 @@ def add_part(tx: Tx, parent: JournalEntry, index: int, message_key: str, kind: K
         " SELECT sender, ?, ?, content_hash, 'part', id, ?, ?, syntax, NULL, payload_bytes,"
         " topic, correlation_data, response_topic, received_at, ?, 'pending', instance"
         " FROM inbox WHERE id = ? RETURNING id",
-        (message_key, message_key, index, kind, utc_text(respond_by), parent.id),
+        (message_key, message_key, index, kind, stored_time(respond_by), parent.id),
     )
 
 
