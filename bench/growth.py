@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from figures import Figure, Report
-from traffic import Partners, Traffic, luhn_digit
+from traffic import Partners, Traffic
 
 from gateway.config import Config, build_config
+from gateway.identifiers import luhn_check_digit
 from gateway.observability import counts
 from gateway.partners import load_registry
 from gateway.processing import Processor
@@ -94,7 +95,7 @@ def _history(partners: Partners, entries: int, seed: int) -> Iterator[Rows]:
             balances[(account, transaction)][4] = 0
         else:
             body = f"9{index:012d}"
-            transaction = body + luhn_digit(body)
+            transaction = body + luhn_check_digit(body)
             duty = rng.randrange(0, 200_000)
             excise = rng.choice((0, 0, 0, rng.randrange(0, 20_000)))
             gst = rng.randrange(100, 100_000)

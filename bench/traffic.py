@@ -41,6 +41,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from gateway.codec.messages import DeclarationLine  # noqa: E402
+from gateway.identifiers import luhn_check_digit  # noqa: E402
 from gateway.ledger.assessment import assess_line  # noqa: E402
 from gateway.money import format_amount  # noqa: E402
 
@@ -94,19 +95,6 @@ CURRENCIES: tuple[tuple[str, str], ...] = (
 METHODS = ("EFT", "WIRE", "PAD", "ONLINE_BANKING", "CHEQUE")
 
 
-def luhn_digit(digits: str) -> str:
-    """The Luhn (mod 10) check digit that makes `digits + digit` valid."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 0:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return str((10 - total % 10) % 10)
-
-
 def wrong_digit(digit: str) -> str:
     return str((int(digit) + 1) % 10)
 
@@ -149,7 +137,7 @@ def make_partners(seed: int, senders: int = 6, accounts: int = 8) -> Partners:
     numbers: list[str] = []
     while len(numbers) < accounts:
         body = f"{rng.randrange(10_000_000, 100_000_000):08d}"
-        number = f"{body}{luhn_digit(body)}RM{rng.randrange(1, 10):04d}"
+        number = f"{body}{luhn_check_digit(body)}RM{rng.randrange(1, 10):04d}"
         if number not in numbers:
             numbers.append(number)
     made = []
@@ -370,7 +358,7 @@ class Traffic:
 
     def _transaction_number(self) -> str:
         body = f"{self.seed % 1000:03d}{self.stream:02d}{self._sequence:08d}"
-        return body + luhn_digit(body)
+        return body + luhn_check_digit(body)
 
     def _header(self, sender: PartnerSender, message_id: str) -> str:
         sent = f"{self.today.isoformat()}T09:{self._sequence // 60 % 60:02d}:" \

@@ -7,19 +7,24 @@ TRANSACTION_PATTERN = re.compile(r"[0-9]{14}")
 SENDER_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
-def luhn_valid(digits: str) -> bool:
-    """True when the last digit is the Luhn (mod 10) check digit of the others."""
-    if not digits.isascii() or not digits.isdigit():
-        return False
+def luhn_check_digit(digits: str) -> str:
+    """The Luhn (mod 10) check digit that makes `digits` followed by it valid."""
     total = 0
     for position, char in enumerate(reversed(digits)):
         value = int(char)
-        if position % 2 == 1:
+        if position % 2 == 0:
             value *= 2
             if value > 9:
                 value -= 9
         total += value
-    return total % 10 == 0
+    return str(-total % 10)
+
+
+def luhn_valid(digits: str) -> bool:
+    """True when the last digit is the Luhn (mod 10) check digit of the others."""
+    if not digits.isascii() or not digits.isdigit():
+        return False
+    return digits[-1] == luhn_check_digit(digits[:-1])
 
 
 def account_valid(number: str) -> bool:

@@ -46,7 +46,7 @@ def counts(tx: Tx, instance: str) -> Counts:
 def heartbeat_interval_s() -> float:
     """Half of systemd's WatchdogSec (WATCHDOG_USEC), or a few seconds without a watchdog."""
     watchdog_us = os.environ.get("WATCHDOG_USEC", "")
-    if watchdog_us.isdigit() and int(watchdog_us) > 0:
+    if watchdog_us.isascii() and watchdog_us.isdigit() and int(watchdog_us) > 0:
         return int(watchdog_us) / 2_000_000
     return HEARTBEAT_S_DEFAULT
 

@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.identifiers import account_valid, luhn_valid, sender_valid, transaction_valid
+from gateway.identifiers import (
+    account_valid,
+    luhn_check_digit,
+    luhn_valid,
+    sender_valid,
+    transaction_valid,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,8 +38,10 @@ def test_luhn(digits: str, valid: bool) -> None:
 
 @given(st.text(alphabet="0123456789", min_size=1, max_size=20))
 def test_exactly_one_check_digit_fits(body: str) -> None:
-    """For any digits, exactly one of the ten possible last digits makes the number valid."""
+    """For any digits, exactly one of the ten possible last digits makes the number valid,
+    and it is the one `luhn_check_digit` gives."""
     assert sum(luhn_valid(body + str(last)) for last in range(10)) == 1
+    assert luhn_valid(body + luhn_check_digit(body))
 
 
 @pytest.mark.parametrize(

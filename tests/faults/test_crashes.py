@@ -3,6 +3,7 @@
 import random
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from conftest import MESSAGES, SEEDS, Run
 from invariants import check
 from support.mail import MailServer
 from support.peers import Broker, Daemon, write_config
-from traffic import publish_in_background, traffic, wait_settled
+from traffic import Message, publish_in_background, traffic, wait_settled
 
 from gateway.faults import CRASH_EXIT_STATUS
 
@@ -20,6 +21,22 @@ CRASH_POINTS = ["before-journal-commit", "after-journal-commit", "in-handler-tra
 
 def start(daemon: Daemon, **environment: str) -> None:
     daemon.start(CARM_LOG_LEVEL="debug", **environment)
+
+
+def settle_and_check(tmp_path: Path, daemon: Daemon, messages: list[Message],
+                     mail_server: MailServer, logs: list[Path], report: list[Run],
+                     run: Run) -> None:
+    """Wait until every message is settled, stop the daemon, check I1-I5 and report them
+    under `run`'s name and seed."""
+    database = tmp_path / "gateway" / "state" / "gateway.db"
+    try:
+        assert wait_settled(str(database), [m.message_id for m in messages])
+    finally:
+        daemon.stop()
+    findings = check(f"sqlite:///{database}", [m.message_id for m in messages],
+                     mail=mail_server, logs=logs)
+    report.append(replace(run, held=findings.held, detail=findings.summary()))
+    assert findings.held, findings.summary()
 
 
 @pytest.mark.slow
@@ -40,16 +57,8 @@ def test_named_crash_point_under_load(tmp_path: Path, broker: Broker, mail_serve
     start(daemon)
     daemon.wait_ready()
     publisher.join(timeout=60)
-    database = tmp_path / "gateway" / "state" / "gateway.db"
-    try:
-        assert wait_settled(str(database), [m.message_id for m in messages])
-    finally:
-        daemon.stop()
-    findings = check(f"sqlite:///{database}", [m.message_id for m in messages],
-                     mail=mail_server, logs=logs)
-    report.append(Run(f"crash at {crash_at}", SEEDS[0], len(messages), findings.held,
-                      findings.summary()))
-    assert findings.held, findings.summary()
+    settle_and_check(tmp_path, daemon, messages, mail_server, logs, report,
+                     Run(f"crash at {crash_at}", SEEDS[0], len(messages), False, ""))
 
 
 @pytest.mark.slow
@@ -76,13 +85,5 @@ def test_kill_9_at_random_times(tmp_path: Path, broker: Broker, mail_server: Mai
             daemon.process.wait(timeout=10)  # type: ignore[union-attr]
     assert publisher is not None
     publisher.join(timeout=60)
-    database = tmp_path / "gateway" / "state" / "gateway.db"
-    try:
-        assert wait_settled(str(database), [m.message_id for m in messages])
-    finally:
-        daemon.stop()
-    findings = check(f"sqlite:///{database}", [m.message_id for m in messages],
-                     mail=mail_server, logs=logs)
-    report.append(Run("kill -9 at random times (3 kills)", seed, len(messages), findings.held,
-                      findings.summary()))
-    assert findings.held, findings.summary()
+    settle_and_check(tmp_path, daemon, messages, mail_server, logs, report,
+                     Run("kill -9 at random times (3 kills)", seed, len(messages), False, ""))

@@ -42,3 +42,9 @@ def fit(text: str, level: str) -> str:
     pattern = invalid_character(level if level in _REPERTOIRES else "UNOA", "")
     assert pattern is not None
     return pattern.sub(" ", text)
+
+
+def is_number(text: str) -> bool:
+    """Digits 0 to 9 only, at least one: `str.isdigit` alone also takes other scripts' digits
+    and superscripts, which `int` refuses."""
+    return text.isascii() and text.isdigit()

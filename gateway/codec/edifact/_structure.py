@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gateway.codec.edifact._characters import SYNTAX_LEVELS
+from gateway.codec.edifact._characters import SYNTAX_LEVELS, is_number
 from gateway.codec.edifact._types import (
     SUPPORTED_DIRECTORIES,
     SUPPORTED_MESSAGE_TYPES,
@@ -41,7 +41,7 @@ _ENDS_A_MESSAGE = frozenset({"UNH", "UNZ", "UNB", "UNG", "UNE"})
 
 def prepared_at(date_text: str, time_text: str) -> datetime | None:
     """UNB date (YYMMDD or CCYYMMDD) and time (HHMM) as an aware Eastern datetime."""
-    if not (date_text.isdigit() and time_text.isdigit() and len(time_text) == 4):
+    if not (is_number(date_text) and is_number(time_text) and len(time_text) == 4):
         return None
     if len(date_text) == 6:
         date_text = "20" + date_text
@@ -100,7 +100,7 @@ def _tag_problem(segment: Segment, message_type: str) -> EdiProblem | None:
 def _trailer_problems(unh: Segment, unt: Segment, count: int) -> list[EdiProblem]:
     problems = []
     counted = unt.component(1, 1)
-    if not counted.isdigit():
+    if not is_number(counted):
         text = f"UNT number of segments (0074) {counted!r} is not a number"
         problems.append(edi_problem("EDI001", text, "12", "UNT+1", unt.number))
     elif int(counted) != count:
@@ -225,7 +225,7 @@ class _Walk:
         if unz.number in self.invalid_characters:
             self.add(self.invalid_characters[unz.number])
         counted = unz.component(1, 1)
-        if not counted.isdigit() or int(counted) != len(self.messages):
+        if not is_number(counted) or int(counted) != len(self.messages):
             text = f"UNZ gives {counted!r} messages (0036), the interchange has " \
                    f"{len(self.messages)}"
             self.add(edi_problem("EDI002", text, "29", "UNZ+1", unz.number))

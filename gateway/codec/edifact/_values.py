@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from gateway.codec.edifact._characters import is_number
 from gateway.codec.edifact.tokenizer import Segment
 from gateway.validation.problems import Problem, problem
 
@@ -125,7 +126,7 @@ class Reader:
                 high: int) -> int | None:
         """A mandatory whole number from 1 to `high`."""
         value = segment.component(element, component)
-        if not value.isdigit() or not 1 <= int(value) <= high:
+        if not is_number(value) or not 1 <= int(value) <= high:
             self.invalid(segment, element, component,
                          f"{name} {value!r} is not a whole number from 1 to {high}")
             return None

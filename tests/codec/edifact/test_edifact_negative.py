@@ -113,6 +113,10 @@ SYNTHETIC_CASES = {
     "empty payload": (
         b"",
         Expected("EDI001", 1, "13", False, "UNB")),
+    "UNT count with a superscript digit (isdigit, not 0-9)": (
+        UNB_3.replace(b"UNOA", b"UNOC") + PAYMENT.replace(b"UNT+8+1'", "UNT+²8+1'"
+                                                          .encode("latin-1")) + b"UNZ+1+IC1'",
+        Expected("EDI001", 9, "12", True, "UNT+1")),
     "invalid segment tag": (
         UNB_3.replace(b"UNOA", b"UNOB") + PAYMENT.replace(b"PAI+", b"pai+") + b"UNZ+1+IC1'",
         Expected("EDI001", 5, "12", True, "pai")),
