@@ -154,10 +154,14 @@ _NS_LENGTH = len(_NS)
 
 
 def _texts(element: etree._Element) -> dict[str, str]:
-    """The text of each child element by local name (schema-valid: all in our namespace;
-    of repeated children the last, which the decoders read with `_each` instead)."""
-    return {child.tag[_NS_LENGTH:]: (child.text or "").strip()
-            for child in element.iterchildren(etree.Element)}
+    """The text of each child element by local name (schema-valid and parsed without comments
+    or processing instructions: every child is an element of our namespace; of repeated
+    children the last, which the decoders read with `_each` instead).
+
+    Texts are as written: the schema allows no surrounding whitespace in its string types,
+    and `Decimal` and `int` accept it, so only dates, times, booleans and long texts are
+    stripped, by their readers."""
+    return {child.tag[_NS_LENGTH:]: child.text or "" for child in element}
 
 
 def _each(element: etree._Element, name: str) -> Iterator[etree._Element]:
@@ -169,12 +173,16 @@ def _decimal(texts: dict[str, str], name: str) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def _date(text: str) -> date:
+    return date.fromisoformat(text.strip())
+
+
 DEFAULT_GST_RATE = Decimal(5)
 _ZERO = Decimal(0)
 
 
 def _boolean(text: str) -> bool:
-    return text in ("true", "1")
+    return text.strip() in ("true", "1")
 
 
 def _header(element: etree._Element) -> Header:
@@ -183,25 +191,29 @@ def _header(element: etree._Element) -> Header:
     return Header(
         message_id=texts["MessageID"],
         sender=texts["Sender"],
-        sent_at=datetime.fromisoformat(texts["SentAt"].replace("Z", "+00:00")),
+        sent_at=datetime.fromisoformat(texts["SentAt"].strip().replace("Z", "+00:00")),
         test=test is not None and _boolean(test),
     )
 
 
 def _line(element: etree._Element) -> DeclarationLine:
-    texts = _texts(element)
+    """LineType is a sequence: the eight required children come first, in schema order, and
+    the optional ones after them."""
+    (number, hs_code, description, country_of_origin, tariff_treatment, quantity, value,
+     duty_rate, *optional) = element
+    texts = {child.tag[_NS_LENGTH:]: child.text or "" for child in optional}
     excise_tax = texts.get("ExciseTax")
     gst_rate = texts.get("GSTRate")
     return DeclarationLine(
-        number=int(texts["Number"]),
-        hs_code=texts["HSCode"],
-        description=texts["Description"],
-        country_of_origin=texts["CountryOfOrigin"],
-        tariff_treatment=texts["TariffTreatment"],
-        quantity=Decimal(texts["Quantity"]),
-        unit=str(next(_each(element, "Quantity")).get("unit", "")),
-        value=Decimal(texts["Value"]),
-        duty_rate=Decimal(texts["DutyRate"]),
+        number=int(number.text or ""),
+        hs_code=hs_code.text or "",
+        description=description.text or "",
+        country_of_origin=country_of_origin.text or "",
+        tariff_treatment=tariff_treatment.text or "",
+        quantity=Decimal(quantity.text or ""),
+        unit=quantity.get("unit", ""),
+        value=Decimal(value.text or ""),
+        duty_rate=Decimal(duty_rate.text or ""),
         excise_tax=_ZERO if excise_tax is None else Decimal(excise_tax),
         gst_rate=DEFAULT_GST_RATE if gst_rate is None else Decimal(gst_rate),
         reason_code=texts.get("ReasonCode"),
@@ -219,7 +231,7 @@ def _totals(element: etree._Element) -> Totals:
 
 
 def _declaration(root: etree._Element, texts: dict[str, str]) -> Declaration:
-    totals = next(_each(root, "DeclaredTotals"), None)
+    totals = root.find(_NS + "DeclaredTotals")
     purpose: Any = texts["Purpose"]
     return Declaration(
         header=_header(root),
@@ -227,7 +239,7 @@ def _declaration(root: etree._Element, texts: dict[str, str]) -> Declaration:
         version=int(texts["Version"]),
         purpose=purpose,
         importer_account=texts["ImporterAccount"],
-        release_date=date.fromisoformat(texts["ReleaseDate"]),
+        release_date=_date(texts["ReleaseDate"]),
         currency=texts["Currency"],
         exchange_rate=Decimal(texts["ExchangeRate"]),
         lines=tuple(_line(line) for line in _each(root, "Line")),
@@ -247,7 +259,7 @@ def _payment(root: etree._Element, texts: dict[str, str]) -> Payment:
         importer_account=texts["ImporterAccount"],
         amount=Decimal(texts["Amount"]),
         method=texts["Method"],
-        received_on=date.fromisoformat(texts["ReceivedOn"]),
+        received_on=_date(texts["ReceivedOn"]),
         allocations=tuple(allocations),
         source_lines=SourceLines(root),
     )
@@ -261,9 +273,9 @@ def _appeal(root: etree._Element, texts: dict[str, str]) -> Appeal:
         importer_account=texts["ImporterAccount"],
         transaction_number=texts.get("TransactionNumber"),
         penalty_number=texts.get("PenaltyNumber"),
-        decision_date=date.fromisoformat(texts["DecisionDate"]),
+        decision_date=_date(texts["DecisionDate"]),
         disputed_amount=_decimal(texts, "DisputedAmount"),
-        grounds=texts["Grounds"],
+        grounds=texts["Grounds"].strip(),
         source_lines=SourceLines(root),
     )
 
@@ -275,7 +287,7 @@ def _account_request(root: etree._Element, texts: dict[str, str]) -> AccountRequ
         type=request_type,
         importer_account=texts["ImporterAccount"],
         amount=_decimal(texts, "Amount"),
-        details=texts["Details"],
+        details=texts["Details"].strip(),
         source_lines=SourceLines(root),
     )
 

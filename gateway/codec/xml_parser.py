@@ -5,6 +5,7 @@ scan of the prolog before any content is parsed; well-formedness and encoding (X
 """
 
 import re
+import threading
 
 from lxml import etree
 
@@ -27,9 +28,26 @@ class XmlRefused(Exception):
         self.problems = problems
 
 
+_PARSERS = threading.local()
+
+
 def _parser() -> etree.XMLParser:
+    """The hardened parser, one per thread (an lxml parser serves one thread at a time).
+
+    Comments and processing instructions are dropped while parsing: the schema ignores
+    them, and without them an element's `text` is all of its text and its children are
+    elements only."""
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _new_parser()
+    return parser
+
+
+def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
+        remove_comments=True,
+        remove_pis=True,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,

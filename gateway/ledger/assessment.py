@@ -23,28 +23,29 @@ class LineAssessment:
 
 
 def assess_line(line: DeclarationLine, exchange_rate: Decimal) -> LineAssessment:
-    with localcontext() as context:
-        context.prec = ARITHMETIC_PRECISION_DIGITS
-        return _assess_line(line, exchange_rate)
+    with localcontext(prec=ARITHMETIC_PRECISION_DIGITS):
+        return LineAssessment(line.number, *_line_amounts(line, exchange_rate))
 
 
-def _assess_line(line: DeclarationLine, exchange_rate: Decimal) -> LineAssessment:
+def _line_amounts(line: DeclarationLine,
+                  exchange_rate: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+    """Value for duty, duty, excise tax, value for tax and GST of one line."""
     value_for_duty = round_cents(line.value * exchange_rate)
     duty = round_cents(value_for_duty * line.duty_rate / HUNDRED)
     excise_tax = round_cents(line.excise_tax)
     value_for_tax = value_for_duty + duty + excise_tax
     gst = round_cents(value_for_tax * line.gst_rate / HUNDRED)
-    return LineAssessment(line.number, value_for_duty, duty, excise_tax, value_for_tax, gst)
+    return value_for_duty, duty, excise_tax, value_for_tax, gst
 
 
 def assess(declaration: Declaration) -> Totals:
     """Totals over the lines; Total = Duty + ExciseTax + GST, the amount owed."""
     duty = excise_tax = gst = Decimal("0.00")
-    with localcontext() as context:
-        context.prec = ARITHMETIC_PRECISION_DIGITS
+    exchange_rate = declaration.exchange_rate
+    with localcontext(prec=ARITHMETIC_PRECISION_DIGITS):
         for line in declaration.lines:
-            assessed = _assess_line(line, declaration.exchange_rate)
-            duty += assessed.duty
-            excise_tax += assessed.excise_tax
-            gst += assessed.gst
+            _, line_duty, line_excise_tax, _, line_gst = _line_amounts(line, exchange_rate)
+            duty += line_duty
+            excise_tax += line_excise_tax
+            gst += line_gst
     return Totals(duty=duty, excise_tax=excise_tax, gst=gst, total=duty + excise_tax + gst)

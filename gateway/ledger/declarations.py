@@ -5,7 +5,7 @@ previous version: a debit, or a credit when it falls.
 """
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 
 from gateway.codec.messages import Declaration, DeclarationLine, Totals
@@ -42,8 +42,8 @@ def _latest_version(tx: Tx, transaction_number: str) -> PostedVersion | None:
     return PostedVersion(int(row[0]), str(row[1]), date.fromisoformat(row[2]), totals, lines)
 
 
-_COMPARED_FIELDS = tuple(item.name for item in fields(DeclarationLine)
-                         if item.name not in ("number", "reason_code"))
+_COMPARED_FIELDS = tuple(name for name in DeclarationLine._fields
+                         if name not in ("number", "reason_code"))
 """What makes a line changed from its posted version (DEC005)."""
 
 

@@ -2,7 +2,8 @@
 example messages with the codes examples/expected.toml gives them."""
 
 import tomllib
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.codec.messages import Declaration
 from gateway.partners import Registry, load_registry, parse_registry
 from gateway.standards.calendar import BusinessCalendar, CalendarSettings
 from gateway.validation.pipeline import Checked, CheckSettings, Sending, check
@@ -377,3 +379,41 @@ def test_example_gives_exactly_its_expected_codes(name: str) -> None:
     assert checked.rejected == (entry["status"] == "rejected")
     if "kind" in entry:
         assert checked.kind == entry["kind"]
+
+
+# What the schema saw is what is decoded
+
+
+def test_comments_and_instructions_inside_values_are_decoded_as_the_schema_read_them() -> None:
+    """A comment or processing instruction splits an element's text in the document; the
+    schema reads the text around it as one value, and so does the decoder (here 100.00 and
+    the 4 % duty rate, giving the builders' totals), whatever else sits between the lines."""
+    payload = declaration().replace(
+        b"<Value>100.00</Value>", b"<Value>10<!-- split -->0.<?note x?>00</Value>",
+    ).replace(b"  <Line>", b"  <!-- first line -->\n  <Line>\n    <?tool y?>")
+    checked = run(payload)
+    assert checked.problems == ()
+    assert isinstance(checked.message, Declaration)
+    [decoded] = checked.message.lines
+    assert (decoded.number, decoded.value, decoded.quantity, decoded.unit) == (
+        1, Decimal("100.00"), Decimal(20), "NMB")
+
+
+def test_numbers_and_dates_may_carry_the_whitespace_their_types_collapse() -> None:
+    """xs:decimal, xs:date, xs:dateTime, xs:positiveInteger and xs:boolean collapse
+    surrounding whitespace, so the schema accepts it and the decoder reads the same values."""
+    payload = declaration(rate=" 1.15\n", release="\t2026-11-20 ").replace(
+        b"<Version>1</Version>", b"<Version> 1 </Version>",
+    ).replace(
+        b"<SentAt>2026-11-23T14:05:00-05:00</SentAt>",
+        b"<SentAt>\n 2026-11-23T14:05:00-05:00 </SentAt><Test> false </Test>",
+    ).replace(b"<Number>1</Number>", b"<Number>\n1\n</Number>")
+    checked = run(payload)
+    assert checked.problems == ()
+    assert isinstance(checked.message, Declaration)
+    message = checked.message
+    assert (message.version, message.exchange_rate, message.release_date) == (
+        1, Decimal("1.15"), date(2026, 11, 20))
+    assert message.header.sent_at == datetime.fromisoformat("2026-11-23T14:05:00-05:00")
+    assert message.header.test is False
+    assert message.lines[0].number == 1
