@@ -15,7 +15,7 @@ import argparse
 import json
 import sqlite3
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -46,6 +46,11 @@ def read_events(log: Path) -> tuple[dict[int, float], dict[int, float], dict[int
     return journalled, processed, delivered
 
 
+def _moment(text: str) -> float:
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 def answered_messages(database: Path) -> dict[int, int]:
     """Inbox id of the message each mqtt outbox row answers."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
@@ -70,8 +75,17 @@ def percentiles(name: str, milliseconds: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("directory", type=Path, help="a daemon directory of bench/run.py --keep")
+    parser.add_argument("--since", type=_moment, default=None,
+                        help="only messages journalled from this time on (ISO 8601, e.g. the "
+                             "start of a phase as bench/run.py prints it, with its date)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="and for this many seconds after --since")
     arguments = parser.parse_args()
     journalled, processed, delivered = read_events(arguments.directory / "daemon.log")
+    if arguments.since is not None:
+        until = arguments.since + (arguments.seconds or float("inf"))
+        journalled = {inbox: moment for inbox, moment in journalled.items()
+                      if arguments.since <= moment < until}
     answers = answered_messages(arguments.directory / "state" / "gateway.db")
     print(percentiles("journal commit -> processed", [
         (processed[inbox] - journalled[inbox]) * 1e3
@@ -79,7 +93,8 @@ def main() -> int:
     print(percentiles("processed -> answer delivered", [
         (moment - processed[answers[outbox]]) * 1e3
         for outbox, moment in delivered.items()
-        if outbox in answers and answers[outbox] in processed]))
+        if outbox in answers and answers[outbox] in processed
+        and answers[outbox] in journalled]))
     return 0
 
 

@@ -47,6 +47,9 @@ SHUTDOWN_DRAIN_S = 30.0
 is 45 s)."""
 DRAIN_POLL_S = 0.1
 PROCESS_POLL_S = 5.0
+EMAIL_GATHER_S = 0.5
+"""Emails answer within business days; waiting half a second after a wakeup lets one drain
+send the emails of many messages (one read and one delivery record for all of them)."""
 """Processing also looks for pending work this often: dead letters replayed by a command."""
 FORCED_EXIT_STATUS = 1
 SUPERVISOR_BACKOFF_S_MIN = 0.2
@@ -84,7 +87,7 @@ class Gateway:
             self.database, "email", self.email_sender, attempts=retries.attempts,
             backoff_s_max=retries.backoff_s_max, now=now, temporary=TemporaryFailure,
             permanent=PermanentFailure, on_dead=self._alert_dead_delivery,
-            instance=config.gateway.id,
+            instance=config.gateway.id, gather_s=EMAIL_GATHER_S,
         )
         self.escalator = Escalator(config, self.calendar)
         self.metrics_server = MetricsServer(config.metrics_listen, self.ready)
@@ -105,6 +108,8 @@ class Gateway:
             self.journalled.clear()
             while await self.processor.run_pending():
                 self._wake_delivery()
+                if not self.processor.more_pending:
+                    break
 
     def _alert_dead_delivery(self, tx: Tx, row: OutboxRow, error: str, now: datetime) -> None:
         """A delivery that will never go is reported to the operators (not an alert itself:

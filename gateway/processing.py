@@ -63,6 +63,9 @@ class Processor:
         self.now = now
         self.check_settings = CheckSettings(config.gateway.max_message_bytes,
                                             config.transaction_check_digit)
+        self.more_pending = True
+        """Whether the last `run_pending` may have left work behind: a full batch, or the
+        messages of an interchange it journalled. Otherwise new work comes with a wakeup."""
 
     async def run_pending(self) -> int:
         """Process what is pending, oldest first; how many were processed.
@@ -75,6 +78,7 @@ class Processor:
         started = time.perf_counter()
         entries: list[JournalEntry] = []
         failures: dict[int, str] = {}
+        self.more_pending = False
         try:
             done = await self.database.transaction(
                 lambda tx: self._run_batch(tx, entries, failures))
@@ -82,6 +86,7 @@ class Processor:
             done = {}  # the batch rolled back: each of its messages goes alone, with retries
         if not entries:
             return 0
+        self.more_pending = self.more_pending or len(entries) >= BATCH_ROWS
         crash_point("after-handler-commit")
         share_s = (time.perf_counter() - started) / len(entries)
         for entry in entries:
@@ -103,9 +108,8 @@ class Processor:
         A failure is noted in `failures` (it is the message's first attempt)."""
         entries[:] = pending_entries(tx, self.config.gateway.id, BATCH_ROWS)
         done: dict[int, Outcome] = {}
-        for index, entry in enumerate(entries):
-            savepoint = f"message_{index}"
-            tx.execute(f"SAVEPOINT {savepoint}")
+        for entry in entries:
+            tx.execute("SAVEPOINT message")  # one name: each is released before the next
             try:
                 poison_point(entry.message_id)
                 done[entry.id] = self._work(tx, entry)
@@ -114,8 +118,8 @@ class Processor:
                 raise
             except Exception as error:  # rolled back alone, then processed alone
                 failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
-                tx.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
-            tx.execute(f"RELEASE SAVEPOINT {savepoint}")
+                tx.execute("ROLLBACK TO SAVEPOINT message")
+            tx.execute("RELEASE SAVEPOINT message")
         return done
 
     async def process(self, entry: JournalEntry, earlier_errors: list[str] | None = None) -> None:
@@ -203,6 +207,7 @@ class Processor:
         return outcome
 
     def _add_parts(self, tx: Tx, entry: JournalEntry, interchange: Interchange) -> None:
+        self.more_pending = True
         for index, message in enumerate(interchange.messages):
             kind = kind_of_message(message)
             deadline = respond_by(self.calendar, self.config.standards.for_kind(kind),

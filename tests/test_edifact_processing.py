@@ -1,6 +1,7 @@
 """EDIFACT through the pipeline: CONTRL for the interchange, each message its own outcome
 answered as CUSRES or APERAK, duplicates on the UNB reference, the same assessment as XML."""
 
+import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -114,3 +115,15 @@ def test_resend_and_conflict_on_the_unb_reference(harness: Harness) -> None:
     assert [p.code for p in conflict.problems] == ["DUP002"]
     last = answers(harness)[-1][1]
     assert message_type(last) == "CONTRL" and b"26" in last
+
+
+def test_a_run_that_journals_messages_says_more_is_pending(harness: Harness) -> None:
+    """The daemon reads the journal again at once only when the last run may have left work:
+    an interchange's messages are journalled by the run that answers it (no wakeup comes for
+    them), while a run that took every pending message leaves nothing."""
+    harness.journal(edi("declaration-d96b.edi"))
+    assert asyncio.run(harness.processor.run_pending()) == 1
+    assert harness.processor.more_pending
+    assert asyncio.run(harness.processor.run_pending()) == 1  # the CUSDEC message
+    assert not harness.processor.more_pending
+    assert asyncio.run(harness.processor.run_pending()) == 0

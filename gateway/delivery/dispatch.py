@@ -44,7 +44,7 @@ class Dispatcher:
                  attempts: int, backoff_s_max: float, now: Callable[[], datetime],
                  temporary: type[Exception], permanent: type[Exception],
                  instance: str, on_dead: DeadHook = _no_hook,
-                 concurrency: int = RECIPIENTS_AT_ONCE) -> None:
+                 concurrency: int = RECIPIENTS_AT_ONCE, gather_s: float = 0.0) -> None:
         self.database = database
         self.channel = channel
         self.sender = sender
@@ -56,7 +56,11 @@ class Dispatcher:
         self.instance = instance
         self.on_dead = on_dead
         self.concurrency = asyncio.Semaphore(concurrency)
+        self.gather_s = gather_s
+        """After a wakeup, wait this long so that one drain sends what several wakeups queued
+        (fewer transactions per row when messages trickle in)."""
         self.wakeup = asyncio.Event()
+        self._earliest_retry: datetime | None = None
 
     async def run(self) -> None:
         while True:
@@ -66,16 +70,22 @@ class Dispatcher:
                 timeout = min(IDLE_WAKE_S, max(0.05, (next_due - self.now()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)
+            if self.wakeup.is_set() and self.gather_s > 0:
+                await asyncio.sleep(self.gather_s)
             self.wakeup.clear()
 
     async def drain_once(self) -> datetime | None:
-        """Send every due row; when the next held-back row falls due, or None."""
+        """Send every due row; when the next held-back or failed row falls due, or None.
+
+        It reads again only when its read was full: rows committed meanwhile come with a
+        wakeup, and a row that failed here says itself when it is due."""
         while True:
-            rows, next_due = await self.database.transaction(
+            rows, next_due, more = await self.database.transaction(
                 lambda tx: due_rows(tx, self.channel, self.now(), self.instance)
             )
             if not rows:
                 return next_due
+            self._earliest_retry = None
             by_recipient: dict[str, list[OutboxRow]] = {}
             for row in rows:
                 by_recipient.setdefault(row.recipient, []).append(row)
@@ -83,6 +93,9 @@ class Dispatcher:
             async with asyncio.TaskGroup() as group:
                 for recipient, queue in by_recipient.items():
                     group.create_task(self._serve(queue), name=f"deliver-{recipient}")
+            if not more:
+                return min((at for at in (next_due, self._earliest_retry) if at is not None),
+                           default=None)
 
     async def _serve(self, queue: list[OutboxRow]) -> None:
         """One recipient's rows in order; a failure holds the rest until its retry.
@@ -135,6 +148,8 @@ class Dispatcher:
     async def _failed(self, row: OutboxRow, error: str, *, dead: bool) -> None:
         now = self.now()
         retry_at = now + backoff(row.attempts, self.backoff_s_max, random.random())  # noqa: S311
+        if not dead:
+            self._earliest_retry = min(retry_at, self._earliest_retry or retry_at)
 
         def record(tx: Tx) -> None:
             mark_failed(tx, row.id, error, dead=dead, retry_at=retry_at)

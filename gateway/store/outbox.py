@@ -51,8 +51,9 @@ def enqueue(tx: Tx, outcome_id: int | None, final: bool, deliveries: list[Delive
 
 
 def due_rows(tx: Tx, channel: Channel, now: datetime,
-             instance: str) -> tuple[list[OutboxRow], datetime | None]:
-    """Rows to send now, first come first served per recipient, and when the next falls due.
+             instance: str) -> tuple[list[OutboxRow], datetime | None, bool]:
+    """Rows to send now, first come first served per recipient; when the next falls due; and
+    whether more pending rows may lie beyond this read's limit.
 
     A recipient whose oldest pending row waits for a retry holds its later rows back (its
     order is kept); other recipients are not held by it.
@@ -81,7 +82,7 @@ def due_rows(tx: Tx, channel: Channel, now: datetime,
             payload=bytes(row[4]), correlation_data=None if row[5] is None else bytes(row[5]),
             header_message_id=None if row[6] is None else str(row[6]), attempts=int(row[7]),
         ))
-    return due, next_due
+    return due, next_due, len(rows) >= FETCH_LIMIT_ROWS
 
 
 def mark_delivered(tx: Tx, outbox_id: int, now: datetime) -> None:

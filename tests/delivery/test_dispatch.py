@@ -5,6 +5,8 @@ import mailbox
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from support.mail import MailServer
@@ -129,3 +131,32 @@ def test_a_waiting_recipient_does_not_hold_back_another(harness: Harness) -> Non
     held = harness.scalar("SELECT COUNT(*) FROM outbox WHERE channel = 'email'"
                           " AND status = 'pending' AND recipient = 'edi@broker42.example'")
     assert held == 2, "the broker's later row waits behind its earlier one"
+
+
+def test_a_drain_reads_once_unless_its_read_was_full(harness: Harness) -> None:
+    """Rows committed later come with a wakeup, so a drain whose read was not full reads the
+    outbox once: for the three emails of two messages to two recipients, one read and one
+    delivery record per recipient."""
+    harness.submit(example("declaration.xml"))
+    harness.submit(example("appeal.xml"))
+    transactions: list[str] = []
+    database = harness.database
+    original = database.transaction
+
+    async def counted(work: Any) -> Any:
+        transactions.append(getattr(work, "__qualname__", "?"))
+        return await original(work)
+
+    class Recorder:
+        async def ready(self) -> None:
+            return None
+
+        async def send(self, row: object) -> None:
+            return None
+
+    loop = dispatcher(harness, Recorder())
+    loop.database = SimpleNamespace(transaction=counted)  # type: ignore[assignment]
+    assert asyncio.run(loop.drain_once()) is None
+    reads = [name for name in transactions if name.startswith("Dispatcher.drain_once")]
+    assert (len(reads), len(transactions)) == (1, 3)
+    assert statuses(harness) == [("delivered", 1)] * 3
