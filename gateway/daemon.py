@@ -47,10 +47,10 @@ SHUTDOWN_DRAIN_S = 30.0
 is 45 s)."""
 DRAIN_POLL_S = 0.1
 PROCESS_POLL_S = 5.0
+"""Processing also looks for pending work this often: dead letters replayed by a command."""
 EMAIL_GATHER_S = 0.5
 """Emails answer within business days; waiting half a second after a wakeup lets one drain
 send the emails of many messages (one read and one delivery record for all of them)."""
-"""Processing also looks for pending work this often: dead letters replayed by a command."""
 FORCED_EXIT_STATUS = 1
 SUPERVISOR_BACKOFF_S_MIN = 0.2
 SUPERVISOR_BACKOFF_S_MAX = 5.0

@@ -158,9 +158,10 @@ def _texts(element: etree._Element) -> dict[str, str]:
     or processing instructions: every child is an element of our namespace; of repeated
     children the last, which the decoders read with `_each` instead).
 
-    Texts are as written: the schema allows no surrounding whitespace in its string types,
-    and `Decimal` and `int` accept it, so only dates, times, booleans and long texts are
-    stripped, by their readers."""
+    Texts are as written: the schema allows no surrounding whitespace in its identifiers and
+    codes, and `Decimal` and `int` accept the whitespace the number types collapse, so only
+    dates, times, booleans and free texts (Description, Grounds, Details) are stripped, by
+    their readers."""
     return {child.tag[_NS_LENGTH:]: child.text or "" for child in element}
 
 
@@ -207,7 +208,7 @@ def _line(element: etree._Element) -> DeclarationLine:
     return DeclarationLine(
         number=int(number.text or ""),
         hs_code=hs_code.text or "",
-        description=description.text or "",
+        description=(description.text or "").strip(),
         country_of_origin=country_of_origin.text or "",
         tariff_treatment=tariff_treatment.text or "",
         quantity=Decimal(quantity.text or ""),

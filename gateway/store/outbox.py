@@ -9,6 +9,8 @@ from gateway.store.database import Tx
 Channel = Literal["mqtt", "email"]
 Purpose = Literal["outcome", "alert", "case-step", "statement"]
 FETCH_LIMIT_ROWS = 200
+FETCH_PAGES = 50
+"""A read looks at most this many pages of pending rows for due ones (10,000 rows)."""
 
 
 @dataclass(frozen=True)
@@ -53,36 +55,48 @@ def enqueue(tx: Tx, outcome_id: int | None, final: bool, deliveries: list[Delive
 def due_rows(tx: Tx, channel: Channel, now: datetime,
              instance: str) -> tuple[list[OutboxRow], datetime | None, bool]:
     """Rows to send now, first come first served per recipient; when the next falls due; and
-    whether more pending rows may lie beyond this read's limit.
+    whether more pending rows may lie beyond what was read.
 
     A recipient whose oldest pending row waits for a retry holds its later rows back (its
-    order is kept); other recipients are not held by it.
+    order is kept); other recipients are not held by it, even behind thousands of its rows:
+    the read goes on past held rows, a page at a time, until it has a page of due rows or
+    FETCH_PAGES pages.
     """
-    rows = tx.all(
-        "SELECT id, outcome_id, channel, recipient, payload, correlation_data,"
-        " header_message_id, attempts, next_attempt_at, purpose FROM outbox"
-        " WHERE status = 'pending' AND channel = ? AND instance = ? ORDER BY id LIMIT ?",
-        (channel, instance, FETCH_LIMIT_ROWS),
-    )
     waiting: set[str] = set()
     due: list[OutboxRow] = []
     next_due: datetime | None = None
-    for row in rows:
-        recipient = str(row[3])
-        at = datetime.fromisoformat(str(row[8]))
-        if recipient in waiting:
-            continue
-        if at > now:
-            waiting.add(recipient)
-            next_due = at if next_due is None else min(next_due, at)
-            continue
-        due.append(OutboxRow(
-            id=int(row[0]), outcome_id=None if row[1] is None else int(row[1]),
-            purpose=row[9], channel=channel, recipient=recipient,
-            payload=bytes(row[4]), correlation_data=None if row[5] is None else bytes(row[5]),
-            header_message_id=None if row[6] is None else str(row[6]), attempts=int(row[7]),
-        ))
-    return due, next_due, len(rows) >= FETCH_LIMIT_ROWS
+    after = 0
+    for _ in range(FETCH_PAGES):
+        rows = tx.all(
+            "SELECT id, outcome_id, channel, recipient, payload, correlation_data,"
+            " header_message_id, attempts, next_attempt_at, purpose FROM outbox"
+            " WHERE status = 'pending' AND channel = ? AND instance = ? AND id > ?"
+            " ORDER BY id LIMIT ?",
+            (channel, instance, after, FETCH_LIMIT_ROWS),
+        )
+        for row in rows:
+            recipient = str(row[3])
+            at = datetime.fromisoformat(str(row[8]))
+            if recipient in waiting:
+                continue
+            if at > now:
+                waiting.add(recipient)
+                next_due = at if next_due is None else min(next_due, at)
+                continue
+            due.append(OutboxRow(
+                id=int(row[0]), outcome_id=None if row[1] is None else int(row[1]),
+                purpose=row[9], channel=channel, recipient=recipient,
+                payload=bytes(row[4]),
+                correlation_data=None if row[5] is None else bytes(row[5]),
+                header_message_id=None if row[6] is None else str(row[6]),
+                attempts=int(row[7]),
+            ))
+        if len(rows) < FETCH_LIMIT_ROWS:
+            return due, next_due, False
+        if len(due) >= FETCH_LIMIT_ROWS:
+            break
+        after = int(rows[-1][0])
+    return due, next_due, True
 
 
 def mark_delivered(tx: Tx, outbox_id: int, now: datetime) -> None:

@@ -15,6 +15,7 @@ from support.pipeline import Harness, example
 from gateway.config import SmtpSettings
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import MaildirSender, PermanentFailure, SmtpSender, TemporaryFailure
+from gateway.store import outbox
 
 
 @pytest.fixture
@@ -160,3 +161,32 @@ def test_a_drain_reads_once_unless_its_read_was_full(harness: Harness) -> None:
     reads = [name for name in transactions if name.startswith("Dispatcher.drain_once")]
     assert (len(reads), len(transactions)) == (1, 3)
     assert statuses(harness) == [("delivered", 1)] * 3
+
+
+def test_a_held_recipient_does_not_hide_others_behind_a_full_read(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recipient waiting for its retry, whose rows fill whole reads, does not keep the
+    other recipients' rows unseen: the read goes on past them (here a read is one row)."""
+    monkeypatch.setattr(outbox, "FETCH_LIMIT_ROWS", 1)
+    harness.submit(example("declaration.xml"))
+    harness.submit(example("appeal.xml"))
+    rows = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT recipient FROM outbox WHERE channel = 'email' ORDER BY id"))
+    held = str(rows[0][0])
+    harness.database.transaction_sync(lambda tx: tx.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE id = (SELECT MIN(id) FROM outbox"
+        " WHERE channel = 'email')", ((datetime(2030, 1, 1, tzinfo=UTC)).isoformat(),)))
+    delivered: list[str] = []
+
+    class Recorder:
+        async def ready(self) -> None:
+            return None
+
+        async def send(self, row: object) -> None:
+            delivered.append(row.recipient)  # type: ignore[attr-defined]
+
+    next_due = asyncio.run(dispatcher(harness, Recorder()).drain_once())
+    others = [str(row[0]) for row in rows if str(row[0]) != held]
+    assert others and delivered == others
+    assert next_due == datetime(2030, 1, 1, tzinfo=UTC)

@@ -401,13 +401,16 @@ def test_comments_and_instructions_inside_values_are_decoded_as_the_schema_read_
 
 def test_numbers_and_dates_may_carry_the_whitespace_their_types_collapse() -> None:
     """xs:decimal, xs:date, xs:dateTime, xs:positiveInteger and xs:boolean collapse
-    surrounding whitespace, so the schema accepts it and the decoder reads the same values."""
+    surrounding whitespace, so the schema accepts it and the decoder reads the same values; a
+    pretty-printed Description is read without its indentation (as EDIFACT's FTX is), so a
+    re-indented correction does not count as a changed line (DEC005)."""
     payload = declaration(rate=" 1.15\n", release="\t2026-11-20 ").replace(
         b"<Version>1</Version>", b"<Version> 1 </Version>",
     ).replace(
         b"<SentAt>2026-11-23T14:05:00-05:00</SentAt>",
         b"<SentAt>\n 2026-11-23T14:05:00-05:00 </SentAt><Test> false </Test>",
-    ).replace(b"<Number>1</Number>", b"<Number>\n1\n</Number>")
+    ).replace(b"<Number>1</Number>", b"<Number>\n1\n</Number>").replace(
+        b"<Description>Toys</Description>", b"<Description>\n      Toys\n    </Description>")
     checked = run(payload)
     assert checked.problems == ()
     assert isinstance(checked.message, Declaration)
@@ -416,4 +419,4 @@ def test_numbers_and_dates_may_carry_the_whitespace_their_types_collapse() -> No
         1, Decimal("1.15"), date(2026, 11, 20))
     assert message.header.sent_at == datetime.fromisoformat("2026-11-23T14:05:00-05:00")
     assert message.header.test is False
-    assert message.lines[0].number == 1
+    assert (message.lines[0].number, message.lines[0].description) == (1, "Toys")
