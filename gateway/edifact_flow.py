@@ -6,6 +6,7 @@ its own outcome, deadline and email, answered as CUSRES (declarations) or APERAK
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from gateway.codec.edifact import (
@@ -74,14 +75,23 @@ def syntax_rejected(outcome: Outcome) -> bool:
 
 
 def renderer(payload: bytes, part_index: int | None, *, sender: str, now: datetime,
-             extra: list[Problem] | None = None) -> Callable[[Outcome], bytes] | None:
+             extra: list[Problem] | None = None,
+             whole: bool = True) -> Callable[[Outcome], bytes] | None:
     """How an outcome is written on MQTT: CONTRL for an interchange, CUSRES or APERAK for a
-    message of one; None for a message the CONTRL already rejected."""
+    message of one; None for a message the CONTRL already rejected.
+
+    Of an interchange over the size limit only its first bytes are kept (`whole` False): its
+    CONTRL is built from the envelope alone and rejects the interchange with the outcome's
+    XML003 (0085 code 18), whatever the cut-off bytes would have shown."""
     interchange = tokenize(payload)
     if part_index is None:
-        added: dict[str | None, Sequence[Problem]] = {None: extra} if extra else {}
+        if not whole:
+            interchange = replace(interchange, messages=(), problems=())
 
         def write_contrl(outcome: Outcome) -> bytes:
+            found = [*(extra or []), *(item for item in outcome.problems
+                                       if not whole and item.code == "XML003")]
+            added: dict[str | None, Sequence[Problem]] = {None: found} if found else {}
             return contrl(interchange, added, reference=_reference(outcome), now=now,
                           partner_id=sender)
 

@@ -230,7 +230,7 @@ class Processor:
 
     def check_entry(self, entry: JournalEntry) -> Checked:
         """Stages 1 to 8 (stateless) of a journalled message."""
-        if entry.payload is None:
+        if entry.payload is None or entry.payload_bytes > self.config.gateway.max_message_bytes:
             text = f"{entry.payload_bytes} bytes, the maximum is " \
                    f"{self.config.gateway.max_message_bytes}"
             return Checked(entry.kind, None, (problem("XML003", text),), entry.message_id)
@@ -339,8 +339,8 @@ class Processor:
             deliveries += self._email_deliveries(entry, outcome, identity, now)
         enqueue(tx, outcome_id, outcome.final, deliveries, now, instance=self.config.gateway.id)
         finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
-        if outcome.status == "rejected" and \
-                entry.payload_bytes > self.config.retention.rejected_payload_bytes_max:
+        if outcome.status == "rejected" and entry.payload is not None and \
+                len(entry.payload) > self.config.retention.rejected_payload_bytes_max:
             tx.execute("UPDATE inbox SET payload = NULL WHERE id = ?", (entry.id,))
 
     def _mqtt_delivery(self, tx: Tx, entry: JournalEntry, outcome: Outcome,
@@ -351,8 +351,9 @@ class Processor:
         edifact_bytes = stored_bytes(tx, entry) if entry.syntax == "edifact" else None
         if edifact_bytes is not None:
             extra = [duplicate_problem(entry.message_key)] if entry.role == "conflict" else None
+            whole = entry.payload_bytes <= self.config.gateway.max_message_bytes
             write = renderer(edifact_bytes, entry.part_index, sender=entry.sender, now=now,
-                             extra=extra)
+                             extra=extra, whole=whole)
             payload = write(outcome) if write is not None else None
             if payload is None:
                 return []

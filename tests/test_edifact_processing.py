@@ -127,3 +127,33 @@ def test_a_run_that_journals_messages_says_more_is_pending(harness: Harness) -> 
     assert asyncio.run(harness.processor.run_pending()) == 1  # the CUSDEC message
     assert not harness.processor.more_pending
     assert asyncio.run(harness.processor.run_pending()) == 0
+
+
+def test_an_interchange_over_the_size_limit_is_answered_with_a_contrl(harness: Harness) -> None:
+    """An interchange over max_message_bytes keeps only its first bytes; it is answered in its
+    own syntax: a CONTRL from its envelope, UCI action 4 with 0085 code 18, addressed back to
+    its UNB sender under its control reference, and the XML003 rejection by email. The same
+    bytes again get the same CONTRL."""
+    original = edi("declaration-d96b.edi")
+    unz = original.rindex(b"UNZ+")
+    padding = b"FTX+AAI+++" + b"A" * 500 + b"'\n"
+    payload = original[:unz] + padding * (1_048_576 // len(padding) + 1) + original[unz:]
+    assert len(payload) > 1_048_576
+    outcome = harness.submit(payload)
+    assert (outcome.status, [p.code for p in outcome.problems]) == ("rejected", ["XML003"])
+    stored = harness.scalar("SELECT LENGTH(payload) FROM inbox WHERE id = 1")
+    assert isinstance(stored, int) and stored <= 4096
+    [(_, answer)] = answers(harness)
+    interchange = tokenize(answer)
+    assert interchange.sound and message_type(answer) == "CONTRL"
+    request = tokenize(original)
+    assert (interchange.recipient, interchange.sender) == (request.sender, request.recipient)
+    uci = next(s for s in interchange.segments if s.tag == "UCI")
+    assert uci.elements[0][0] == request.control_reference
+    assert [element[0] for element in uci.elements[3:5]] == ["4", "18"]
+    assert not any(s.tag == "UCM" for s in interchange.segments)
+    emails = harness.scalar("SELECT COUNT(*) FROM outbox WHERE channel = 'email'")
+    assert emails == 1
+    again = harness.submit(payload)
+    assert [p.code for p in again.problems] == ["XML003", "DUP001"]
+    assert answers(harness)[-1][1].split(b"UCI+")[1] == answer.split(b"UCI+")[1]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from gateway.codec.classify import (
+    SCAN_LIMIT_BYTES,
     scan_interchange_reference,
     scan_kind,
     scan_message_id,
@@ -81,6 +82,12 @@ def message_key(payload: bytes, digest: str) -> str:
     return message_id if message_id is not None else f"sha256:{digest}"
 
 
+def oversize_head(payload: bytes, syntax: str) -> bytes | None:
+    """What is kept of a payload over the size limit: nothing of an XML document; the first
+    bytes of an EDIFACT interchange (UNA and UNB), so that its CONTRL can be addressed."""
+    return payload[:SCAN_LIMIT_BYTES] if syntax == "edifact" else None
+
+
 def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
             respond_by: Callable[[Kind, datetime], datetime]) -> Journalled:
     """Append one arrival; a broker redelivery of a journalled message adds nothing."""
@@ -100,16 +107,19 @@ def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
         role = "resend" if same_bytes else "conflict"
         original_id = int(existing[0])
     kind = scan_kind(arrival.payload)
+    syntax = syntax_of(arrival.payload)
     # a re-send's bytes are the original's: stored once
-    fits = len(arrival.payload) <= max_payload_bytes
-    stored = arrival.payload if fits and role != "resend" else None
+    stored = None
+    if role != "resend":
+        stored = (arrival.payload if len(arrival.payload) <= max_payload_bytes
+                  else oversize_head(arrival.payload, syntax))
     inbox_id = tx.insert(
         "INSERT INTO inbox (sender, message_key, message_id, content_hash, role, original_id,"
         " kind, syntax, payload, payload_bytes, topic, correlation_data, response_topic,"
         " received_at, respond_by, status, instance)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
         (arrival.topic_sender, key, scan_message_id(arrival.payload), digest, role, original_id,
-         kind, syntax_of(arrival.payload), stored, len(arrival.payload), arrival.topic,
+         kind, syntax, stored, len(arrival.payload), arrival.topic,
          arrival.correlation_data, arrival.response_topic, stored_time(arrival.received_at),
          stored_time(respond_by(kind, arrival.received_at)), instance),
     )

@@ -22,11 +22,13 @@ UNKNOWN = "UNKNOWN"
 CONTRL_IDENTIFIER = ("CONTRL", "D", "3", "UN")
 ACCEPTED, REJECTED = "7", "4"
 """UCI/UCM 0083 actions: acknowledged, and rejected with everything below."""
-CONTRL_CODES = ("EDI001", "EDI002", "EDI003", "DUP002")
-"""The problem codes CONTRL reports; business problems go in CUSRES or APERAK."""
-DEFAULT_SYNTAX_ERRORS = {"EDI001": "18", "EDI003": "14", "DUP002": "26"}
+CONTRL_CODES = ("EDI001", "EDI002", "EDI003", "DUP002", "XML003")
+"""The problem codes CONTRL reports; business problems go in CUSRES or APERAK. XML003 is an
+interchange over the size limit."""
+DEFAULT_SYNTAX_ERRORS = {"EDI001": "18", "EDI003": "14", "DUP002": "26", "XML003": "18"}
 """0085 for a problem that does not carry its own: unspecified, value not supported,
-duplicate detected. EDI002 is 28 (references) or 29 (counts and trailers) by its path."""
+duplicate detected, and unspecified again for the size limit (0085 has no code for it).
+EDI002 is 28 (references) or 29 (counts and trailers) by its path."""
 RESPONSE_TYPE: dict[Status, str] = {"accepted": "AP", "rejected": "RE", "deferred": "AJ",
                                     "received": "AB"}
 """BGM 4343 response type for each Status: accepted, rejected, pending, acknowledged."""
