@@ -16,6 +16,7 @@ from gateway.config import SmtpSettings
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import MaildirSender, PermanentFailure, SmtpSender, TemporaryFailure
 from gateway.store import outbox
+from gateway.store.outbox import OutboxRow
 
 
 @pytest.fixture
@@ -29,6 +30,19 @@ def dispatcher(harness: Harness, sender: object, attempts: int = 3) -> Dispatche
     return Dispatcher(harness.database, "email", sender, attempts=attempts,  # type: ignore[arg-type]
                       backoff_s_max=1, now=lambda: harness.clock[0],
                       temporary=TemporaryFailure, permanent=PermanentFailure, instance="gw1")
+
+
+class Recorder:
+    """A sender that takes every row and notes its recipient."""
+
+    def __init__(self, recipients: list[str]) -> None:
+        self.recipients = recipients
+
+    async def ready(self) -> None:
+        return None
+
+    async def send(self, row: OutboxRow) -> None:
+        self.recipients.append(row.recipient)
 
 
 def advance(harness: Harness, seconds: float) -> None:
@@ -119,15 +133,7 @@ def test_a_waiting_recipient_does_not_hold_back_another(harness: Harness) -> Non
         " WHERE channel = 'email')",
         ((datetime(2030, 1, 1, tzinfo=UTC)).isoformat(),)))
     delivered: list[str] = []
-
-    class Recorder:
-        async def ready(self) -> None:
-            return None
-
-        async def send(self, row: object) -> None:
-            delivered.append(row.recipient)  # type: ignore[attr-defined]
-
-    asyncio.run(dispatcher(harness, Recorder()).drain_once())
+    asyncio.run(dispatcher(harness, Recorder(delivered)).drain_once())
     assert delivered == ["accounts@importer.example"]
     held = harness.scalar("SELECT COUNT(*) FROM outbox WHERE channel = 'email'"
                           " AND status = 'pending' AND recipient = 'edi@broker42.example'")
@@ -148,14 +154,7 @@ def test_a_drain_reads_once_unless_its_read_was_full(harness: Harness) -> None:
         transactions.append(getattr(work, "__qualname__", "?"))
         return await original(work)
 
-    class Recorder:
-        async def ready(self) -> None:
-            return None
-
-        async def send(self, row: object) -> None:
-            return None
-
-    loop = dispatcher(harness, Recorder())
+    loop = dispatcher(harness, Recorder([]))
     loop.database = SimpleNamespace(transaction=counted)  # type: ignore[assignment]
     assert asyncio.run(loop.drain_once()) is None
     reads = [name for name in transactions if name.startswith("Dispatcher.drain_once")]
@@ -178,15 +177,7 @@ def test_a_held_recipient_does_not_hide_others_behind_a_full_read(
         "UPDATE outbox SET next_attempt_at = ? WHERE id = (SELECT MIN(id) FROM outbox"
         " WHERE channel = 'email')", ((datetime(2030, 1, 1, tzinfo=UTC)).isoformat(),)))
     delivered: list[str] = []
-
-    class Recorder:
-        async def ready(self) -> None:
-            return None
-
-        async def send(self, row: object) -> None:
-            delivered.append(row.recipient)  # type: ignore[attr-defined]
-
-    next_due = asyncio.run(dispatcher(harness, Recorder()).drain_once())
+    next_due = asyncio.run(dispatcher(harness, Recorder(delivered)).drain_once())
     others = [str(row[0]) for row in rows if str(row[0]) != held]
     assert others and delivered == others
     assert next_due == datetime(2030, 1, 1, tzinfo=UTC)
