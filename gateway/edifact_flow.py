@@ -89,8 +89,9 @@ def renderer(payload: bytes, part_index: int | None, *, sender: str, now: dateti
             interchange = replace(interchange, messages=(), problems=())
 
         def write_contrl(outcome: Outcome) -> bytes:
-            found = [*(extra or []), *(item for item in outcome.problems
-                                       if not whole and item.code == "XML003")]
+            found = list(extra or [])
+            if not whole:
+                found += [item for item in outcome.problems if item.code == "XML003"]
             added: dict[str | None, Sequence[Problem]] = {None: found} if found else {}
             return contrl(interchange, added, reference=_reference(outcome), now=now,
                           partner_id=sender)
