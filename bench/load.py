@@ -33,7 +33,7 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from traffic import Traffic, make_partners
+from traffic import LARGE_LINES, Traffic, make_partners
 
 CONNECT_TIMEOUT_S = 10.0
 INFLIGHT_PUBLISHES_MAX = 1000
@@ -59,6 +59,11 @@ class Book:
     sent_at: dict[int, float] = field(default_factory=dict)
     latencies: list[tuple[float, float]] = field(default_factory=list)
     """(reply time, latency s) of each reply."""
+    large: set[int] = field(default_factory=set)
+    """Correlation numbers of the messages of LARGE_LINES lines (mix declaration-10-large)."""
+    small_latencies: list[tuple[float, float]] = field(default_factory=list)
+    large_latencies: list[tuple[float, float]] = field(default_factory=list)
+    """The same as `latencies` for the other messages and for the large ones."""
     unknown: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     """Status of each XML Acknowledgement received; `other` for any other reply."""
@@ -106,6 +111,8 @@ class Publisher:
                 self.book.unknown += 1
                 return
             self.book.latencies.append((now, now - sent))
+            (self.book.large_latencies if number in self.book.large
+             else self.book.small_latencies).append((now, now - sent))
             found = STATUS.search(message.payload[:STATUS_SCAN_BYTES])
             self.book.statuses[found[1].decode() if found else "other"] += 1
             self.book.replied.notify_all()
@@ -127,13 +134,15 @@ class Publisher:
             self.unacknowledged.release()
         return taken == INFLIGHT_PUBLISHES_MAX
 
-    def send(self, number: int, sender: str, payload: bytes) -> None:
+    def send(self, number: int, sender: str, payload: bytes, *, large: bool = False) -> None:
         while not self.unacknowledged.acquire(timeout=BROKER_ACK_TIMEOUT_S):
             pass  # the broker is slow to take more: wait, the run's bound still applies
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.CorrelationData = number.to_bytes(8, "big")
         with self.book.lock:
             self.book.sent_at[number] = time.perf_counter()
+            if large:
+                self.book.large.add(number)
         self.client.publish(f"carm/v1/in/{sender}", payload, qos=1, properties=properties)
 
     def outstanding(self) -> int:
@@ -185,7 +194,8 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
             time.sleep(0.01)
             continue
         message = head[sent] if sent < len(head) else traffic.next_message()
-        publisher.send(sent, message.sender, message.payload)
+        publisher.send(sent, message.sender, message.payload,
+                       large=message.lines >= LARGE_LINES)
         sent += 1
         if warm_marked:
             sent_in_window += 1
@@ -200,6 +210,11 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
     publisher.close()
     with publisher.book.lock:
         replies = list(publisher.book.latencies)
+        small = sorted(latency for at, latency in publisher.book.small_latencies
+                       if at - latency >= warm_at)
+        large = sorted(latency for at, latency in publisher.book.large_latencies
+                       if at - latency >= warm_at)
+        large_count = len(publisher.book.large)
         missing = len(publisher.book.sent_at)
         unknown = publisher.book.unknown
         statuses = dict(publisher.book.statuses)
@@ -221,7 +236,17 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
             "max": round((every[-1] if every else 0.0) * 1000, 3),
             "mean": round(sum(every) / len(every) * 1000, 3) if every else 0.0,
         },
+        "large_sent": large_count,
+        "latency_ms_small": summary_ms(small),
+        "latency_ms_large": summary_ms(large),
     }
+
+
+def summary_ms(latencies: list[float]) -> dict[str, float]:
+    """p50, p99 and max of sorted latencies in seconds, in milliseconds."""
+    return {"p50": round(percentile(latencies, 0.50) * 1000, 3),
+            "p99": round(percentile(latencies, 0.99) * 1000, 3),
+            "max": round((latencies[-1] if latencies else 0.0) * 1000, 3)}
 
 
 def main() -> int:

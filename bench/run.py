@@ -50,7 +50,13 @@ from figures import Figure, Report  # noqa: E402
 from growth import Sizes, run_growth_benchmark  # noqa: E402
 from micro import run_check_benchmarks, run_edifact_benchmark  # noqa: E402
 from peers import SHIPPED_BROKER_CONFIG, Broker, read_process, stop_daemon  # noqa: E402
-from traffic import Traffic, edifact_available, make_partners  # noqa: E402
+from traffic import (  # noqa: E402
+    LARGE_EVERY,
+    LARGE_LINES,
+    Traffic,
+    edifact_available,
+    make_partners,
+)
 
 from gateway.partners import load_registry  # noqa: E402
 
@@ -106,6 +112,7 @@ class E2E:
     full: PhaseResult = field(init=False)
     half: PhaseResult = field(init=False)
     half_rate: float = 1.0
+    half_large: PhaseResult = field(init=False)
     mixed: PhaseResult = field(init=False)
     burst_rss: list[float] = field(default_factory=list)
     ingest: float = 0.0
@@ -250,6 +257,13 @@ class Run:
         try:
             results.full, results.half, results.half_rate = self._full_and_half(
                 broker, pid, database, profile.daemon_s, None, (1, 2))
+            log(f"daemon: {results.half_rate:g}/s again, one in {LARGE_EVERY} of "
+                f"{LARGE_LINES} lines, {profile.half_s:.0f} s")
+            options = load_options(mode="open", seconds=profile.half_s,
+                                   mix="declaration-10-large", stream=7, seed=self.seed,
+                                   profile=profile, edifact_share=0, rate=results.half_rate)
+            results.half_large, _ = run_load(broker, pid, options=options, database=database,
+                                             bound_s=profile.half_s + profile.drain_s + 60)
             log(f"daemon: realistic mix, closed loop, {profile.mixed_s:.0f} s")
             options = load_options(mode="closed", seconds=profile.mixed_s, mix="realistic",
                                    stream=3, seed=self.seed, profile=profile,
@@ -346,6 +360,16 @@ class Run:
                 half.latency_ms(which), "ms", results.echo_half.latency_ms(which),
                 f"echo client at the same rate ({rate:g}/s)",
                 target=f"value < {HALF_RATE_P99_TARGET_MS}" if which == "p99" else None))
+        large = results.half_large
+        for which in ("p50", "p99"):
+            report.add(Figure(
+                f"  the same with one in {LARGE_EVERY} of {LARGE_LINES} lines: the 10-line "
+                f"ones, {which}", float(large.load["latency_ms_small"][which]), "ms",
+                half.latency_ms(which), f"10-line declarations alone at {rate:g}/s"))
+        report.add(Figure(f"  the {LARGE_LINES}-line ones, p50",
+                          float(large.load["latency_ms_large"]["p50"]), "ms"))
+        report.note(f"{large.load['large_sent']} of {large.load['sent']} messages of "
+                    f"{LARGE_LINES} lines in the phase at {rate:g}/s with large documents")
         report.add(Figure("CPU per message, 10-line declarations", full.cpu_per_message_s * 1e3,
                           "ms", echo_full.cpu_per_message_s * 1e3, "echo client CPU per message"))
         mixed = results.mixed

@@ -48,6 +48,10 @@ from gateway.money import format_amount  # noqa: E402
 NAMESPACE = "urn:carm-gateway:message:1"
 EASTERN = ZoneInfo("America/Toronto")
 TEMPLATES_PER_STREAM = 300
+MIXES = ("realistic", "declaration-10", "declaration-10-large")
+LARGE_LINES = 999
+LARGE_EVERY = 50
+"""In the `declaration-10-large` mix, one message in LARGE_EVERY has LARGE_LINES lines."""
 """Distinct declaration bodies per stream; identifiers are unique per message regardless."""
 INVALID_SHARE_DEFAULT = 0.05
 DEFECTS = ("DEC001", "ACC001", "SCH001", "TXN001")
@@ -218,7 +222,8 @@ class Traffic:
     """An endless, seeded stream of messages; `stream` keeps identifiers of streams apart.
 
     `mix="realistic"` is the mixed traffic; `mix="declaration-10"` sends only valid 10-line
-    declarations (the issue's ingest figure).
+    declarations (the issue's ingest figure); `mix="declaration-10-large"` sends the same with
+    every LARGE_EVERY-th a valid 999-line declaration (the check worker's figure).
     """
 
     partners: Partners
@@ -236,7 +241,7 @@ class Traffic:
     _converter: Callable[[bytes, str], bytes] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        if self.mix not in ("realistic", "declaration-10"):
+        if self.mix not in MIXES:
             raise ValueError(f"unknown mix {self.mix!r}")
         if not 0 <= self.stream < 100:
             raise ValueError("stream must be 0 to 99")
@@ -253,6 +258,8 @@ class Traffic:
     # ---- templates -------------------------------------------------------------------------
 
     def _line_count(self) -> int:
+        if self.mix == "declaration-10-large":
+            return LARGE_LINES if self._sequence % LARGE_EVERY == 0 else 10
         if self.mix == "declaration-10":
             return 10
         pick = self._rng.random()
@@ -263,11 +270,16 @@ class Traffic:
         return self._rng.randint(5, 20)
 
     def _build_templates(self) -> None:
-        count = 60 if self.mix == "declaration-10" else TEMPLATES_PER_STREAM
-        for _ in range(count):
-            template = self._template(self._line_count())
-            self._templates.setdefault(template.lines, []).append(template)
+        realistic = self.mix == "realistic"
+        for _ in range(TEMPLATES_PER_STREAM if realistic else 60):
+            self._add_template(self._line_count() if realistic else 10)
+        for _ in range(2 if self.mix == "declaration-10-large" else 0):
+            self._add_template(LARGE_LINES)
         self._template_keys = sorted(self._templates)
+
+    def _add_template(self, line_count: int) -> None:
+        template = self._template(line_count)
+        self._templates.setdefault(template.lines, []).append(template)
 
     def _template(self, line_count: int) -> _Template:
         rng = self._rng
@@ -307,7 +319,7 @@ class Traffic:
                 f"\n    <DutyRate>{duty_rate}</DutyRate>{optional}\n  </Line>"
             )
         totals = (duty, excise, gst, duty + excise + gst)
-        declared = self.mix == "declaration-10" or rng.random() < 0.9
+        declared = self.mix != "realistic" or rng.random() < 0.9
         return _Template(line_count, currency, rate, "".join(blocks), totals, declared)
 
     # ---- the stream ------------------------------------------------------------------------
@@ -325,7 +337,7 @@ class Traffic:
         self._sequence += 1
         sender = self._pick_sender()
         account = self._rng.choice(sender.accounts)
-        if self.mix == "declaration-10":
+        if self.mix != "realistic":
             return self._declaration(sender, account, defect=None)
         if self._rng.random() < self.invalid_share:
             return self._declaration(sender, account, defect=self._rng.choice(DEFECTS))
