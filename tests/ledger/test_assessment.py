@@ -213,3 +213,17 @@ def test_assessment_is_exact_cents_and_adds_up(rate: Decimal, lines: list[Declar
     assert totals.duty == sum((line.duty for line in per_line), Decimal(0))
     assert totals.gst == sum((line.gst for line in per_line), Decimal(0))
     assert totals.excise_tax == sum((line.excise_tax for line in per_line), Decimal(0))
+
+
+def test_the_same_declaration_is_assessed_once_and_an_equal_one_alike() -> None:
+    """The rules and the handler assess one message one after the other: the second call
+    returns the first's totals; another message, even one that compares equal, is assessed
+    on its own."""
+    first = make_declaration("1.35", make_line("100.00", "6.5"), make_line("0.37", "8"))
+    totals = assess(first)
+    assert assess(first) is totals
+    other = make_declaration("1.35", make_line("100.00", "6.5"), make_line("0.37", "8"))
+    assert other == first and assess(other) is not totals and assess(other) == totals
+    cheaper = make_declaration("1.35", make_line("10.00", "6.5"))
+    assert assess(cheaper).total < totals.total
+    assert assess(first) is not totals and assess(first) == totals
