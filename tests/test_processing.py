@@ -39,12 +39,20 @@ def test_declaration_is_posted_with_balanced_legs(harness: Harness) -> None:
 
 
 def test_test_message_is_answered_and_not_posted(harness: Harness) -> None:
-    """Header/Test true: validated and answered, nothing posted."""
+    """Header/Test true: validated and answered with the balance it would leave, nothing
+    posted."""
     outcome = harness.submit(example("declaration-test.xml"))
     assert outcome.status == "accepted" and outcome.test
     assert outcome.assessment is not None
+    assert outcome.balance == Decimal("1093.07")  # the balance it would leave
     assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 0
     assert harness.scalar("SELECT COUNT(*) FROM declarations") == 0
+    harness.submit(example("declaration.xml"))
+    again = harness.submit(example("declaration-test.xml").replace(b"</MessageID>",
+                                                                   b"-2</MessageID>", 1))
+    assert again.balance == Decimal("2186.14")
+    assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 1
+    assert harness.scalar("SELECT COUNT(*) FROM declarations") == 1
 
 
 def test_versions_post_the_difference(harness: Harness) -> None:

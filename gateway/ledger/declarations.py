@@ -144,29 +144,31 @@ def handle_declaration(tx: Tx, declaration: Declaration, context: HandlerContext
     difference = tuple(new - old for new, old in zip(cents, before, strict=True))
     period = billing_period(tx, declaration, context)
     due = payment_due(period, context.calendar, context.billing.due_skips_holidays)
-    balance = balance_cents(tx, account) + difference[3]
-    if context.post:
-        _record_version(tx, declaration, cents, period, due, context)
-        received_on = context.calendar.local_date(context.received_at)
-        post(tx, Entry(
-            importer_account=account,
-            entry_type="assessment" if declaration.version == 1 else declaration.purpose,
-            reference=declaration.reference,
-            inbox_id=context.inbox_id,
-            effective_on=_interest_from(tx, declaration, received_on),
-            posted_at=context.received_at,
-            period=period.name,
-            due_date=due,
-            legs=(
-                Leg(RECEIVABLE, declaration.transaction_number, difference[3]),
-                Leg("revenue:duty", declaration.transaction_number, -difference[0]),
-                Leg("revenue:excise", declaration.transaction_number, -difference[1]),
-                Leg("revenue:gst", declaration.transaction_number, -difference[2]),
-            ),
-        ))
-        settle_credits(tx, account, posted_at=context.received_at, effective_on=received_on,
-                       inbox_id=context.inbox_id)
-        balance = balance_cents(tx, account)
+    if not context.post:  # a test message: the balance it would leave
+        return HandlerResult("accepted", tuple(problems), assessment=totals,
+                             balance=from_cents(balance_cents(tx, account) + difference[3]),
+                             payment_due=due)
+    _record_version(tx, declaration, cents, period, due, context)
+    received_on = context.calendar.local_date(context.received_at)
+    post(tx, Entry(
+        importer_account=account,
+        entry_type="assessment" if declaration.version == 1 else declaration.purpose,
+        reference=declaration.reference,
+        inbox_id=context.inbox_id,
+        effective_on=_interest_from(tx, declaration, received_on),
+        posted_at=context.received_at,
+        period=period.name,
+        due_date=due,
+        legs=(
+            Leg(RECEIVABLE, declaration.transaction_number, difference[3]),
+            Leg("revenue:duty", declaration.transaction_number, -difference[0]),
+            Leg("revenue:excise", declaration.transaction_number, -difference[1]),
+            Leg("revenue:gst", declaration.transaction_number, -difference[2]),
+        ),
+    ))
+    settle_credits(tx, account, posted_at=context.received_at, effective_on=received_on,
+                   inbox_id=context.inbox_id)
+    balance = balance_cents(tx, account)
     return HandlerResult("accepted", tuple(problems), assessment=totals,
                          balance=from_cents(balance), payment_due=due)
 
