@@ -231,9 +231,7 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
         "sent_rate_per_s": round(sent / max(1e-9, ended - started), 2),
         "completion_s": round(last_reply - started, 3),
         "latency_ms": {
-            "p50": round(percentile(every, 0.50) * 1000, 3),
-            "p99": round(percentile(every, 0.99) * 1000, 3),
-            "max": round((every[-1] if every else 0.0) * 1000, 3),
+            **summary_ms(every),
             "mean": round(sum(every) / len(every) * 1000, 3) if every else 0.0,
         },
         "large_sent": large_count,
