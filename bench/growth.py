@@ -292,13 +292,16 @@ def run_growth_benchmark(report: Report, partners: Partners, partners_file: Path
     batch = Traffic(partners, seed=seed, stream=60, mix="realistic").take(sizes.messages)
     step = max(1, -(-len(batch) // ROUNDS))
     order = [subjects[sizes.small], subjects[sizes.large]]
-    for first in range(0, len(batch), step):
-        for subject in order:
-            subject.run(batch[first:first + step])
-        order.reverse()
-    for subject in subjects.values():
-        subject.periodic_queries()
-        subject.close()
+    try:
+        for first in range(0, len(batch), step):
+            for subject in order:
+                subject.run(batch[first:first + step])
+            order.reverse()
+        for subject in subjects.values():
+            subject.periodic_queries()
+    finally:
+        for subject in subjects.values():
+            subject.close()
     results = {entries: subject.measured for entries, subject in subjects.items()}
     small, large = results[sizes.small], results[sizes.large]
     per = sizes.messages
