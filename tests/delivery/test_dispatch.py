@@ -2,6 +2,7 @@
 
 import asyncio
 import mailbox
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,6 +122,39 @@ def test_maildir_default_receives_the_email(harness: Harness, tmp_path: Path) ->
     assert len(messages) == 1
     assert messages[0]["Subject"] == "[CARM] Accepted: declaration 12345000001235/1"
     assert harness.scalar("SELECT clock_stopped_at FROM inbox") is not None
+
+
+def test_maildir_emails_are_written_by_one_thread_of_their_own(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """Concurrent sends are written one after another by the sender's own thread, not the
+    event loop's pool; after `close` a later send starts a new writer."""
+    sender = MaildirSender(tmp_path / "mail")
+    threads: list[str] = []
+    add = sender._add
+
+    def noted(payload: bytes) -> None:
+        threads.append(threading.current_thread().name)
+        add(payload)
+
+    monkeypatch.setattr(sender, "_add", noted)
+
+    def row(number: int) -> OutboxRow:
+        payload = f"Subject: email {number}\n\nbody {number}\n".encode()
+        return OutboxRow(number, None, "outcome", "email", "a@b.example", payload, None, None, 0)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(sender.send(row(number)) for number in range(6)))
+        await sender.close()
+        await sender.send(row(6))
+        await sender.close()
+
+    asyncio.run(scenario())
+    assert len(threads) == 7 and len(set(threads[:6])) == 1
+    assert threads[0].startswith("maildir") and threads[6].startswith("maildir")
+    subjects = sorted(str(message["Subject"])
+                      for message in mailbox.Maildir(tmp_path / "mail", create=False))
+    assert subjects == [f"email {number}" for number in range(7)]
 
 
 def test_a_waiting_recipient_does_not_hold_back_another(harness: Harness) -> None:
