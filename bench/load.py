@@ -41,8 +41,9 @@ INFLIGHT_PUBLISHES_MAX = 1000
 STATUS = re.compile(rb"<(?:\w+:)?Status>([a-z]+)<")
 STATUS_SCAN_BYTES = 2048
 BROKER_ACK_TIMEOUT_S = 1.0
-OUTSTANDING_MAX = 200_000
-"""Requests waiting for a reply at once in open mode: bounds memory."""
+OUTSTANDING_MAX = 400_000
+"""Requests waiting for a reply at once in open mode: bounds memory (above the burst, whose
+replies come at the processing rate)."""
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
