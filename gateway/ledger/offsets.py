@@ -41,11 +41,9 @@ def settle_credits(tx: Tx, importer_account: str, *, posted_at: datetime, effect
             inbox_id=inbox_id, effective_on=effective_on, posted_at=posted_at, period=period,
             legs=(Leg(RECEIVABLE, item, -cents), Leg(RECEIVABLE, CREDIT_ITEM, cents)),
         )))
-    if refund_request_open(tx, importer_account):
-        return entries
     credit = -(item_balance_cents(tx, importer_account, CREDIT_ITEM) or 0)
-    if credit <= 0:
-        return entries
+    if credit <= 0 or refund_request_open(tx, importer_account):
+        return entries  # most postings: no credit, so no need to look for a refund request
     for debt in newest_debts(tx, importer_account):
         if credit <= 0:
             break
