@@ -7,16 +7,19 @@ TRANSACTION_PATTERN = re.compile(r"[0-9]{14}")
 SENDER_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
+_DIGITS = "0123456789"
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
+"""Each digit's Luhn double, its digits added: 5 -> 10 -> 1, 9 -> 18 -> 9."""
+
+
 def luhn_check_digit(digits: str) -> str:
-    """The Luhn (mod 10) check digit that makes `digits` followed by it valid."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 0:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    """The Luhn (mod 10) check digit that makes `digits` followed by it valid: counting from
+    the right, the first digit and every second one after it are doubled. (The sums run over
+    the ASCII codes, 48 more than each digit.)"""
+    if digits.strip(_DIGITS):
+        raise ValueError(f"not ASCII digits: {digits!r}")
+    codes = digits.encode("ascii")
+    total = sum(codes[::-2].translate(_DOUBLED)) + sum(codes[-2::-2]) - 48 * len(codes)
     return str(-total % 10)
 
 

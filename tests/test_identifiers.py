@@ -44,6 +44,27 @@ def test_exactly_one_check_digit_fits(body: str) -> None:
     assert luhn_valid(body + luhn_check_digit(body))
 
 
+def textbook_check_digit(digits: str) -> str:
+    """The Luhn check digit as usually written: from the right, double every second digit of
+    the whole number (the check digit being the first), subtracting 9 from doubles over 9."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return str(-total % 10)
+
+
+@given(st.text(alphabet="0123456789", max_size=40))
+def test_check_digit_matches_the_textbook_algorithm(body: str) -> None:
+    assert luhn_check_digit(body) == textbook_check_digit(body)
+
+
+@pytest.mark.parametrize("digits", ["12a4", "\u0661\u0662", " 12", "12\n", "-1"])
+def test_check_digit_of_anything_but_ascii_digits_is_refused(digits: str) -> None:
+    with pytest.raises(ValueError, match="not ASCII digits"):
+        luhn_check_digit(digits)
+
+
 @pytest.mark.parametrize(
     ("number", "valid"),
     [

@@ -82,10 +82,11 @@ def element_path(element: etree._Element) -> str:
     return "/" + "/".join(reversed(steps))
 
 
+_KIND_OF_TAG: dict[object, Kind] = {_NS + name: kind for name, kind in KIND_OF_ROOT.items()}
+
+
 def kind_of(root: etree._Element) -> Kind:
-    if etree.QName(root).namespace != NAMESPACE:
-        return "unknown"
-    return KIND_OF_ROOT.get(local_name(root), "unknown")
+    return _KIND_OF_TAG.get(root.tag, "unknown")
 
 
 def validate_schema(root: etree._Element) -> list[Problem]:
@@ -151,6 +152,7 @@ class SourceLines(Mapping[str, int]):
 
 
 _NS_LENGTH = len(_NS)
+_DECLARED_TOTALS = _NS + "DeclaredTotals"
 
 
 def _texts(element: etree._Element) -> dict[str, str]:
@@ -186,70 +188,85 @@ def _boolean(text: str) -> bool:
     return text.strip() in ("true", "1")
 
 
-def _header(element: etree._Element) -> Header:
-    texts = _texts(next(_each(element, "Header")))
-    test = texts.get("Test")
+def _header(root: etree._Element) -> Header:
+    """HeaderType is a sequence, the first child of every message: three required children
+    in schema order, then the optional Test."""
+    message_id, sender, sent_at, *test = root[0]
     return Header(
-        message_id=texts["MessageID"],
-        sender=texts["Sender"],
-        sent_at=datetime.fromisoformat(texts["SentAt"].strip().replace("Z", "+00:00")),
-        test=test is not None and _boolean(test),
+        message_id=message_id.text or "",
+        sender=sender.text or "",
+        sent_at=datetime.fromisoformat((sent_at.text or "").strip().replace("Z", "+00:00")),
+        test=bool(test) and _boolean(test[0].text or ""),
     )
 
 
 def _line(element: etree._Element) -> DeclarationLine:
     """LineType is a sequence: the eight required children come first, in schema order, and
-    the optional ones after them."""
+    the optional ones after them, in theirs."""
     (number, hs_code, description, country_of_origin, tariff_treatment, quantity, value,
      duty_rate, *optional) = element
-    texts = {child.tag[_NS_LENGTH:]: child.text or "" for child in optional}
-    excise_tax = texts.get("ExciseTax")
-    gst_rate = texts.get("GSTRate")
+    excise_tax = _ZERO
+    gst_rate = DEFAULT_GST_RATE
+    reason_code = None
+    for child in optional:
+        name = child.tag[_NS_LENGTH:]
+        if name == "ExciseTax":
+            excise_tax = Decimal(child.text or "")
+        elif name == "GSTRate":
+            gst_rate = Decimal(child.text or "")
+        else:
+            reason_code = child.text or ""
     return DeclarationLine(
-        number=int(number.text or ""),
-        hs_code=hs_code.text or "",
-        description=(description.text or "").strip(),
-        country_of_origin=country_of_origin.text or "",
-        tariff_treatment=tariff_treatment.text or "",
-        quantity=Decimal(quantity.text or ""),
-        unit=quantity.get("unit", ""),
-        value=Decimal(value.text or ""),
-        duty_rate=Decimal(duty_rate.text or ""),
-        excise_tax=_ZERO if excise_tax is None else Decimal(excise_tax),
-        gst_rate=DEFAULT_GST_RATE if gst_rate is None else Decimal(gst_rate),
-        reason_code=texts.get("ReasonCode"),
+        int(number.text or ""),
+        hs_code.text or "",
+        (description.text or "").strip(),
+        country_of_origin.text or "",
+        tariff_treatment.text or "",
+        Decimal(quantity.text or ""),
+        quantity.get("unit", ""),
+        Decimal(value.text or ""),
+        Decimal(duty_rate.text or ""),
+        excise_tax,
+        gst_rate,
+        reason_code,
     )
 
 
 def _totals(element: etree._Element) -> Totals:
-    texts = _texts(element)
+    duty, excise_tax, gst, total = element
     return Totals(
-        duty=Decimal(texts["Duty"]),
-        excise_tax=Decimal(texts["ExciseTax"]),
-        gst=Decimal(texts["GST"]),
-        total=Decimal(texts["Total"]),
+        duty=Decimal(duty.text or ""),
+        excise_tax=Decimal(excise_tax.text or ""),
+        gst=Decimal(gst.text or ""),
+        total=Decimal(total.text or ""),
     )
 
 
-def _declaration(root: etree._Element, texts: dict[str, str]) -> Declaration:
-    totals = root.find(_NS + "DeclaredTotals")
-    purpose: Any = texts["Purpose"]
+def _declaration(root: etree._Element) -> Declaration:
+    """DeclarationType is a sequence of required children, then the lines, then the optional
+    DeclaredTotals: one pass over the children, by position, with no names to compare but
+    the last child's."""
+    (_, transaction_number, version, purpose, importer_account, release_date, currency,
+     exchange_rate, *lines) = root
+    totals = lines.pop() if lines[-1].tag == _DECLARED_TOTALS else None
+    purpose_text: Any = purpose.text
     return Declaration(
         header=_header(root),
-        transaction_number=texts["TransactionNumber"],
-        version=int(texts["Version"]),
-        purpose=purpose,
-        importer_account=texts["ImporterAccount"],
-        release_date=_date(texts["ReleaseDate"]),
-        currency=texts["Currency"],
-        exchange_rate=Decimal(texts["ExchangeRate"]),
-        lines=tuple(_line(line) for line in _each(root, "Line")),
+        transaction_number=transaction_number.text or "",
+        version=int(version.text or ""),
+        purpose=purpose_text,
+        importer_account=importer_account.text or "",
+        release_date=_date(release_date.text or ""),
+        currency=currency.text or "",
+        exchange_rate=Decimal(exchange_rate.text or ""),
+        lines=tuple(map(_line, lines)),
         declared_totals=None if totals is None else _totals(totals),
         source_lines=SourceLines(root),
     )
 
 
-def _payment(root: etree._Element, texts: dict[str, str]) -> Payment:
+def _payment(root: etree._Element) -> Payment:
+    texts = _texts(root)
     allocations = []
     for allocation in _each(root, "Allocation"):
         fields = _texts(allocation)
@@ -266,7 +283,8 @@ def _payment(root: etree._Element, texts: dict[str, str]) -> Payment:
     )
 
 
-def _appeal(root: etree._Element, texts: dict[str, str]) -> Appeal:
+def _appeal(root: etree._Element) -> Appeal:
+    texts = _texts(root)
     appeal_type: Any = texts["Type"]
     return Appeal(
         header=_header(root),
@@ -281,7 +299,8 @@ def _appeal(root: etree._Element, texts: dict[str, str]) -> Appeal:
     )
 
 
-def _account_request(root: etree._Element, texts: dict[str, str]) -> AccountRequest:
+def _account_request(root: etree._Element) -> AccountRequest:
+    texts = _texts(root)
     request_type: Any = texts["Type"]
     return AccountRequest(
         header=_header(root),
@@ -293,7 +312,7 @@ def _account_request(root: etree._Element, texts: dict[str, str]) -> AccountRequ
     )
 
 
-_DECODERS: dict[Kind, Callable[[etree._Element, dict[str, str]], Message]] = {
+_DECODERS: dict[Kind, Callable[[etree._Element], Message]] = {
     "declaration": _declaration,
     "payment": _payment,
     "appeal": _appeal,
@@ -303,4 +322,4 @@ _DECODERS: dict[Kind, Callable[[etree._Element, dict[str, str]], Message]] = {
 
 def decode(root: etree._Element) -> Message:
     """The typed message of a schema-valid document."""
-    return _DECODERS[kind_of(root)](root, _texts(root))
+    return _DECODERS[kind_of(root)](root)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.codec.classify import scan_kind, scan_message_id, syntax_of
-from gateway.codec.messages import Appeal, Declaration, Kind, Message, Payment
+from gateway.codec.messages import KIND_OF_ROOT, Appeal, Declaration, Kind, Message, Payment
 from gateway.codec.xml_documents import decode, kind_of, validate_schema
 from gateway.codec.xml_parser import XmlRefused, parse
 from gateway.identifiers import account_valid, transaction_valid
@@ -60,10 +60,9 @@ class Sending:
 def _decode_stages(payload: bytes, settings: CheckSettings) -> tuple[Kind, Message | None,
                                                                       list[Problem]]:
     """Stages 1 to 4: size, forbidden constructs, well-formedness, schema."""
-    kind = scan_kind(payload)
     if len(payload) > settings.max_message_bytes:
         text = f"{len(payload)} bytes, the maximum is {settings.max_message_bytes}"
-        return kind, None, [problem("XML003", text)]
+        return scan_kind(payload), None, [problem("XML003", text)]
     syntax = syntax_of(payload)
     if syntax == "unknown":
         return "unknown", None, [problem("XML001", "neither XML nor EDIFACT", line=1)]
@@ -72,7 +71,7 @@ def _decode_stages(payload: bytes, settings: CheckSettings) -> tuple[Kind, Messa
     try:
         root = parse(payload)
     except XmlRefused as refused:
-        return kind, None, refused.problems
+        return scan_kind(payload), None, refused.problems
     kind = kind_of(root)
     schema_problems = validate_schema(root)
     if schema_problems:
@@ -93,9 +92,11 @@ def _sender_stage(message: Message, sending: Sending) -> list[Problem]:
     return problems
 
 
+_ROOT_OF_KIND = {kind: root for root, kind in KIND_OF_ROOT.items()}
+
+
 def _root(message: Message) -> str:
-    return {"declaration": "Declaration", "payment": "Payment", "appeal": "Appeal",
-            "account-request": "AccountRequest"}[message.kind]
+    return _ROOT_OF_KIND[message.kind]
 
 
 def _account_stage(message: Message, sending: Sending | None) -> list[Problem]:
@@ -149,10 +150,9 @@ def check(payload: bytes, *, settings: CheckSettings, sending: Sending | None,
     if syntax_of(payload) == "edifact" and len(payload) <= settings.max_message_bytes:
         return _check_first_message(payload, settings=settings, sending=sending,
                                     received_at=received_at, calendar=calendar)
-    ref_message_id = scan_message_id(payload)
     kind, message, problems = _decode_stages(payload, settings)
     if message is None:
-        return Checked(kind, None, tuple(problems), ref_message_id)
+        return Checked(kind, None, tuple(problems), scan_message_id(payload))
     return check_message(message, settings=settings, sending=sending,
                          received_at=received_at, calendar=calendar)
 
