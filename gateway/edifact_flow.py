@@ -80,9 +80,10 @@ def renderer(payload: bytes, part_index: int | None, *, sender: str, now: dateti
     """How an outcome is written on MQTT: CONTRL for an interchange, CUSRES or APERAK for a
     message of one; None for a message the CONTRL already rejected.
 
-    Of an interchange over the size limit only its first bytes are kept (`whole` False): its
-    CONTRL is built from the envelope alone and rejects the interchange with the outcome's
-    XML003 (0085 code 18), whatever the cut-off bytes would have shown."""
+    Of an interchange over the size limit, or rejected and over `[retention]
+    rejected_payload_bytes_max`, only its first bytes are kept (`whole` False): its CONTRL is
+    built from the envelope alone and rejects the interchange with the outcome's syntax
+    problems (XML003 is 0085 code 18), whatever the cut-off bytes would have shown."""
     interchange = tokenize(payload)
     if part_index is None:
         if not whole:
@@ -91,7 +92,7 @@ def renderer(payload: bytes, part_index: int | None, *, sender: str, now: dateti
         def write_contrl(outcome: Outcome) -> bytes:
             found = list(extra or [])
             if not whole:
-                found += [item for item in outcome.problems if item.code == "XML003"]
+                found += outcome.problems  # CONTRL reports only its codes (CONTRL_CODES)
             added: dict[str | None, Sequence[Problem]] = {None: found} if found else {}
             return contrl(interchange, added, reference=_reference(outcome), now=now,
                           partner_id=sender)

@@ -38,6 +38,7 @@ from gateway.store.journal import (
     JournalEntry,
     add_part,
     finish,
+    oversize_head,
     parent_role_of,
     pending_entries,
     stored_bytes,
@@ -179,15 +180,15 @@ class Processor:
         return self._apply(tx, entry, self.check_entry(entry))
 
     def _edifact_work(self, tx: Tx, entry: JournalEntry) -> Outcome:
+        if entry.role == "resend":
+            return self._resend(tx, entry)
+        if entry.role == "conflict":
+            return self._conflict(tx, entry)
         payload = stored_bytes(tx, entry)
         if payload is None:
             raise RuntimeError(f"the bytes of EDIFACT entry {entry.id} are not stored")
         if entry.role == "original":
             return self._interchange(tx, entry, tokenize(payload))
-        if entry.role == "resend":
-            return self._resend(tx, entry)
-        if entry.role == "conflict":
-            return self._conflict(tx, entry)
         if parent_role_of(tx, entry) == "resend":
             return self._resend_part(tx, entry)
         assert entry.part_index is not None
@@ -341,7 +342,10 @@ class Processor:
         finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
         if outcome.status == "rejected" and entry.payload is not None and \
                 len(entry.payload) > self.config.retention.rejected_payload_bytes_max:
-            tx.execute("UPDATE inbox SET payload = NULL WHERE id = ?", (entry.id,))
+            # as of a payload over the size limit: an interchange keeps its envelope, so that
+            # a re-send of it is answered with a CONTRL
+            tx.execute("UPDATE inbox SET payload = ? WHERE id = ?",
+                       (oversize_head(entry.payload, entry.syntax), entry.id))
 
     def _mqtt_delivery(self, tx: Tx, entry: JournalEntry, outcome: Outcome,
                        now: datetime) -> list[Delivery]:
@@ -351,7 +355,7 @@ class Processor:
         edifact_bytes = stored_bytes(tx, entry) if entry.syntax == "edifact" else None
         if edifact_bytes is not None:
             extra = [duplicate_problem(entry.message_key)] if entry.role == "conflict" else None
-            whole = entry.payload_bytes <= self.config.gateway.max_message_bytes
+            whole = len(edifact_bytes) == entry.payload_bytes  # else its envelope only
             write = renderer(edifact_bytes, entry.part_index, sender=entry.sender, now=now,
                              extra=extra, whole=whole)
             payload = write(outcome) if write is not None else None

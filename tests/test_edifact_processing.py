@@ -157,3 +157,44 @@ def test_an_interchange_over_the_size_limit_is_answered_with_a_contrl(harness: H
     again = harness.submit(payload)
     assert [p.code for p in again.problems] == ["XML003", "DUP001"]
     assert answers(harness)[-1][1].split(b"UCI+")[1] == answer.split(b"UCI+")[1]
+
+
+def many_messages(interchange: bytes, count: int) -> bytes:
+    """The interchange with its one message repeated `count` times under references 1, 2..
+    (its UNZ count left as it was)."""
+    start, unz = interchange.index(b"UNH+"), interchange.rindex(b"UNZ+")
+    message = interchange[start:unz]
+    copies = [message.replace(b"UNH+1+", b"UNH+%d+" % number)
+              .replace(b"UNT+11+1'", b"UNT+11+%d'" % number) for number in range(1, count + 1)]
+    return interchange[:start] + b"".join(copies) + interchange[unz:]
+
+
+def test_a_resend_of_a_rejected_interchange_whose_bytes_retention_dropped(
+        database_url: str, tmp_path: Path) -> None:
+    """A rejected interchange over `[retention] rejected_payload_bytes_max` keeps only its
+    envelope, like one over the size limit: the same bytes sent again are answered with the
+    original CONTRL's rejection (UCI action 4, the UNZ count's 0085 code 29), addressed back to
+    the sender, and with DUP001 in the outcome; nothing goes to the dead-letter store."""
+    opened = Harness.open(database_url, tmp_path / "state",
+                          sections={"retention": {"rejected_payload_bytes_max": 200}})
+    try:
+        payload = many_messages(edi("invalid-edi002-unz-count.edi"), 30)
+        assert len(payload) > 4096
+        first = opened.submit(payload)
+        assert first.status == "rejected" and [p.code for p in first.problems] == ["EDI002"]
+        assert opened.scalar("SELECT LENGTH(payload) FROM inbox WHERE id = 1") == 4096
+        again = opened.submit(payload)
+        assert again.status == "rejected"
+        assert [p.code for p in again.problems] == ["EDI002", "DUP001"]
+        assert opened.scalar("SELECT COUNT(*) FROM dead_letters") == 0
+        [(_, original), (_, resent)] = answers(opened)
+        request = tokenize(payload)
+        for answer in (original, resent):
+            contrl = tokenize(answer)
+            assert contrl.sound and message_type(answer) == "CONTRL"
+            assert (contrl.recipient, contrl.sender) == (request.sender, request.recipient)
+            uci = next(s for s in contrl.segments if s.tag == "UCI")
+            assert uci.elements[0] == (request.control_reference,)
+            assert uci.elements[3:5] == (("4",), ("29",))
+    finally:
+        opened.close()

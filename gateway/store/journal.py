@@ -83,8 +83,10 @@ def message_key(payload: bytes, digest: str) -> str:
 
 
 def oversize_head(payload: bytes, syntax: str) -> bytes | None:
-    """What is kept of a payload over the size limit: nothing of an XML document; the first
-    bytes of an EDIFACT interchange (UNA and UNB), so that its CONTRL can be addressed."""
+    """What is kept of a payload not stored whole (over the size limit, or rejected and over
+    `[retention] rejected_payload_bytes_max`): nothing of an XML document; the first bytes of
+    an EDIFACT interchange (UNA and UNB), so that its CONTRL, and that of a re-send of it,
+    can be addressed."""
     return payload[:SCAN_LIMIT_BYTES] if syntax == "edifact" else None
 
 

@@ -29,11 +29,14 @@ class Harness:
     clock: list[datetime]
 
     @classmethod
-    def open(cls, database_url: str, state: Path, instance: str = "gw1") -> "Harness":
+    def open(cls, database_url: str, state: Path, instance: str = "gw1",
+             sections: dict[str, dict[str, object]] | None = None) -> "Harness":
+        """A processor on `database_url`; `sections` adds configuration sections."""
         config = build_config({
             "gateway": {"id": instance, "state_directory": str(state)},
             "database": {"url": database_url},
             "retries": {"attempts": 3, "backoff_s_max": 1},
+            **(sections or {}),
         })
         registry = load_registry(REPO / "config" / "partners.toml")
         calendar = BusinessCalendar(config.calendar)
