@@ -342,7 +342,7 @@ class Processor:
         finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
         if outcome.status == "rejected" and entry.payload is not None and \
                 len(entry.payload) > self.config.retention.rejected_payload_bytes_max:
-            # as of a payload over the size limit: an interchange keeps its envelope, so that
+            # as for a payload over the size limit: an interchange keeps its envelope, so that
             # a re-send of it is answered with a CONTRL
             tx.execute("UPDATE inbox SET payload = ? WHERE id = ?",
                        (oversize_head(entry.payload, entry.syntax), entry.id))

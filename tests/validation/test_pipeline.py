@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.codec.messages import Declaration
+from gateway.codec.xml_parser import parse
 from gateway.partners import Registry, load_registry, parse_registry
 from gateway.standards.calendar import BusinessCalendar, CalendarSettings
 from gateway.validation.pipeline import Checked, CheckSettings, Sending, check
@@ -420,3 +421,20 @@ def test_numbers_and_dates_may_carry_the_whitespace_their_types_collapse() -> No
     assert message.header.sent_at == datetime.fromisoformat("2026-11-23T14:05:00-05:00")
     assert message.header.test is False
     assert (message.lines[0].number, message.lines[0].description) == (1, "Toys")
+
+
+def test_whitespace_between_elements_is_dropped_but_whitespace_content_is_kept() -> None:
+    """The parser drops the whitespace between elements, which the schema ignores, and keeps
+    an element whose whole content is whitespace: a blank Description is still what the schema
+    refuses, at its own path and line, not an empty element."""
+    payload = declaration().replace(b"<Description>Toys</Description>",
+                                    b"<Description>   </Description>")
+    root = parse(payload)
+    assert root.text is None and all(element.tail is None for element in root.iter())
+    description = next(root.iter("{urn:carm-gateway:message:1}Description"))
+    assert description.text == "   "
+    [found] = run(payload).problems
+    line = payload[:payload.index(b"<Description>")].count(b"\n") + 1
+    assert (found.code, found.path, found.line) == (
+        "SCH001", "/Declaration/Line[1]/Description", line)
+    assert "'   '" in found.text
