@@ -82,6 +82,9 @@ class MaildirSender:
         key = self._opened().add(payload)
         # mailbox writes files with the process umask; emails carry partners' data
         os.chmod(self.directory / "new" / key, stat.S_IRUSR | stat.S_IWUSR)
+        # mailbox flushes the file to disk but not the directory entry that moved it to new/:
+        # without this, a crash could lose an email whose delivery is recorded
+        _sync_directory(self.directory / "new")
 
     async def send(self, row: OutboxRow) -> None:
         if self._writer is None:
@@ -96,6 +99,15 @@ class MaildirSender:
         writer, self._writer = self._writer, None
         if writer is not None:
             await asyncio.to_thread(writer.shutdown, wait=True)
+
+
+def _sync_directory(path: Path) -> None:
+    """Flush a directory's entries to disk (a file's own fsync does not cover its name)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 class SmtpSender:

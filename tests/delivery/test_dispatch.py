@@ -2,6 +2,7 @@
 
 import asyncio
 import mailbox
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -122,6 +123,38 @@ def test_maildir_default_receives_the_email(harness: Harness, tmp_path: Path) ->
     assert len(messages) == 1
     assert messages[0]["Subject"] == "[CARM] Accepted: declaration 12345000001235/1"
     assert harness.scalar("SELECT clock_stopped_at FROM inbox") is not None
+
+
+def test_maildir_flushes_the_new_directory_after_each_email(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """The email's file and then the new/ directory holding its name are flushed to disk
+    before `send` returns (and so before the delivery is recorded): a file's own fsync does
+    not make its directory entry durable."""
+    directory = tmp_path / "mail"
+    sender = MaildirSender(directory)
+    flushed: list[tuple[str, list[str]]] = []
+    fsync = os.fsync
+
+    def noted(descriptor: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{descriptor}")
+        flushed.append((path, sorted(os.listdir(directory / "new"))))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", noted)
+    payload = b"Subject: one\n\nbody\n"
+    row = OutboxRow(1, None, "outcome", "email", "a@b.example", payload, None, None, 0)
+
+    async def scenario() -> None:
+        await sender.send(row)
+        await sender.close()
+
+    asyncio.run(scenario())
+    names = os.listdir(directory / "new")
+    assert len(names) == 1
+    assert len(flushed) == 2
+    assert flushed[0][0].startswith(str(directory / "tmp"))  # the file, before its link
+    assert flushed[1] == (str(directory / "new"), names)  # the directory, holding its name
 
 
 def test_maildir_emails_are_written_by_one_thread_of_their_own(tmp_path: Path,
