@@ -75,6 +75,8 @@ class MaildirSender:
             self.directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             for part in ("", "tmp", "new", "cur"):
                 (self.directory / part).mkdir(exist_ok=True, mode=0o700)
+            for made in (self.directory.parent, self.directory):  # the new folders' names
+                _sync_directory(made)
             self._box = mailbox.Maildir(self.directory, create=False)
         return self._box
 

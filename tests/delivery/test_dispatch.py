@@ -152,9 +152,11 @@ def test_maildir_flushes_the_new_directory_after_each_email(tmp_path: Path,
     asyncio.run(scenario())
     names = os.listdir(directory / "new")
     assert len(names) == 1
-    assert len(flushed) == 2
-    assert flushed[0][0].startswith(str(directory / "tmp"))  # the file, before its link
-    assert flushed[1] == (str(directory / "new"), names)  # the directory, holding its name
+    paths = [path for path, _ in flushed]
+    assert paths[:2] == [str(tmp_path), str(directory)]  # the folders made on first use
+    assert len(flushed) == 4
+    assert paths[2].startswith(str(directory / "tmp"))  # the file, before its link
+    assert flushed[3] == (str(directory / "new"), names)  # the directory, holding its name
 
 
 def test_maildir_emails_are_written_by_one_thread_of_their_own(tmp_path: Path,
