@@ -219,7 +219,7 @@ class Subject:
         self.config = _config(path, partners_file)
         self.registry = load_registry(partners_file)
         self.calendar = BusinessCalendar(self.config.calendar)
-        database = open_database(self.config.database_url)
+        database = open_database(self.config.database_url, temporary_in_memory=True)
         assert isinstance(database, SqliteDatabase)
         self.database = database
         self.timed = _TimedDatabase(database)

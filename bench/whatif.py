@@ -160,7 +160,7 @@ def _processing(directory: Path, partners: Partners, partners_file: Path, messag
     config = _config(path, partners_file)
     registry = load_registry(partners_file)
     calendar = BusinessCalendar(config.calendar)
-    database = open_database(config.database_url)
+    database = open_database(config.database_url, temporary_in_memory=True)
     processor = Processor(database, config, lambda: registry, calendar,
                           lambda: datetime.now(UTC))
     batch = Traffic(partners, seed=1, stream=70, mix="realistic").take(messages)

@@ -69,7 +69,7 @@ class Gateway:
         self.registry = registry
         self.now = now
         self.calendar = BusinessCalendar(config.calendar)
-        self.database = open_database(config.database_url)
+        self.database = open_database(config.database_url, temporary_in_memory=True)
         self.link = Link(config.mqtt, f"carm-gateway-{config.gateway.id}", now)
         self.journalled = asyncio.Event()
         self.journal_writer = JournalWriter(self.database, config, self.calendar,

@@ -5,8 +5,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.peers import write_config
 
-from gateway.store.database import SqliteDatabase, Tx
+from gateway.config import load_config
+from gateway.daemon import Gateway
+from gateway.partners import load_registry
+from gateway.store.database import SqliteDatabase, Tx, open_database
 
 FILLER_ROWS = 64
 FILLER_BYTES = 4000
@@ -16,18 +20,26 @@ original pages, well over SQLite's 64 KiB statement-journal spill."""
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[SqliteDatabase]:
-    opened = SqliteDatabase(tmp_path / "gateway.db")
+    """Opened as the daemon opens it."""
+    opened = SqliteDatabase(tmp_path / "gateway.db", temporary_in_memory=True)
     yield opened
     opened.close_sync()
 
 
-def test_connection_settings(database: SqliteDatabase) -> None:
-    """WAL, a disk flush at every commit, foreign keys, and temporary storage in memory."""
-    def settings(tx: Tx) -> tuple[object, ...]:
-        return tuple((tx.one(f"PRAGMA {name}") or (None,))[0]
-                     for name in ("journal_mode", "synchronous", "foreign_keys", "temp_store"))
+def _settings(tx: Tx) -> tuple[object, ...]:
+    return tuple((tx.one(f"PRAGMA {name}") or (None,))[0]
+                 for name in ("journal_mode", "synchronous", "foreign_keys", "temp_store"))
 
-    assert database.transaction_sync(settings) == ("wal", 2, 1, 2)  # FULL; MEMORY
+
+def test_connection_settings(database: SqliteDatabase, tmp_path: Path) -> None:
+    """WAL, a disk flush at every commit and foreign keys; temporary storage in memory for the
+    daemon, in files (the default) for commands, whose whole-table sorts would fill memory."""
+    assert database.transaction_sync(_settings) == ("wal", 2, 1, 2)  # FULL; MEMORY
+    command = open_database(f"sqlite:///{tmp_path / 'gateway.db'}")
+    try:
+        assert command.transaction_sync(_settings) == ("wal", 2, 1, 0)  # DEFAULT
+    finally:
+        command.close_sync()
 
 
 def _temporary_files() -> list[str]:
@@ -68,3 +80,12 @@ def test_a_savepoint_journal_stays_in_memory(database: SqliteDatabase) -> None:
     before = database.transaction_sync(fingerprint)
     assert database.transaction_sync(rewrite_in_savepoint) == []
     assert database.transaction_sync(fingerprint) == before  # the journal in memory restored it
+
+
+def test_the_daemon_keeps_temporary_storage_in_memory(tmp_path: Path) -> None:
+    config = load_config(str(write_config(tmp_path, mqtt_url="mqtt://127.0.0.1:1")))
+    gateway = Gateway(config, load_registry(config.partners_file))
+    try:
+        assert gateway.database.transaction_sync(_settings)[3] == 2  # MEMORY
+    finally:
+        gateway.database.close_sync()

@@ -41,7 +41,7 @@ class Harness:
         registry = load_registry(REPO / "config" / "partners.toml")
         calendar = BusinessCalendar(config.calendar)
         clock = [RECEIVED]
-        database = open_database(database_url)
+        database = open_database(database_url, temporary_in_memory=True)  # as the daemon's
         processor = Processor(database, config, lambda: registry, calendar, lambda: clock[0])
         return cls(database, config, registry, processor, clock)
 
