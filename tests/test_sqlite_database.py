@@ -55,7 +55,6 @@ def _temporary_files() -> list[str]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
 def test_a_savepoint_journal_stays_in_memory(database: SqliteDatabase) -> None:
     """Processing wraps each message of a batch in a savepoint. Its journal of original pages
     spills to a temporary file past 64 KiB unless temp_store is MEMORY: a file created and
