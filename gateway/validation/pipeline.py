@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.codec.classify import scan_kind, scan_message_id, syntax_of
+from gateway.codec.classify import Syntax, scan_kind, scan_message_id, syntax_of
 from gateway.codec.messages import KIND_OF_ROOT, Appeal, Declaration, Kind, Message, Payment
 from gateway.codec.xml_documents import decode, kind_of, validate_schema
 from gateway.codec.xml_parser import XmlRefused, parse
@@ -57,13 +57,12 @@ class Sending:
     registry: Registry
 
 
-def _decode_stages(payload: bytes, settings: CheckSettings) -> tuple[Kind, Message | None,
-                                                                      list[Problem]]:
+def _decode_stages(payload: bytes, syntax: Syntax,
+                   settings: CheckSettings) -> tuple[Kind, Message | None, list[Problem]]:
     """Stages 1 to 4: size, forbidden constructs, well-formedness, schema."""
     if len(payload) > settings.max_message_bytes:
         text = f"{len(payload)} bytes, the maximum is {settings.max_message_bytes}"
         return scan_kind(payload), None, [problem("XML003", text)]
-    syntax = syntax_of(payload)
     if syntax == "unknown":
         return "unknown", None, [problem("XML001", "neither XML nor EDIFACT", line=1)]
     if syntax == "edifact":
@@ -147,10 +146,11 @@ def _transaction_stage(message: Message, settings: CheckSettings) -> list[Proble
 def check(payload: bytes, *, settings: CheckSettings, sending: Sending | None,
           received_at: datetime, calendar: BusinessCalendar) -> Checked:
     """Run the stages in order on one payload."""
-    if syntax_of(payload) == "edifact" and len(payload) <= settings.max_message_bytes:
+    syntax = syntax_of(payload)
+    if syntax == "edifact" and len(payload) <= settings.max_message_bytes:
         return _check_first_message(payload, settings=settings, sending=sending,
                                     received_at=received_at, calendar=calendar)
-    kind, message, problems = _decode_stages(payload, settings)
+    kind, message, problems = _decode_stages(payload, syntax, settings)
     if message is None:
         return Checked(kind, None, tuple(problems), scan_message_id(payload))
     return check_message(message, settings=settings, sending=sending,
