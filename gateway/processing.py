@@ -338,7 +338,8 @@ class Processor:
         if not (entry.syntax == "edifact" and entry.role != "part"
                 and outcome.status == "accepted"):  # a sound interchange: its parts email
             deliveries += self._email_deliveries(entry, outcome, identity, now)
-        enqueue(tx, outcome_id, outcome.final, deliveries, now, instance=self.config.gateway.id)
+        enqueue(tx, outcome_id, stops_clock(entry, outcome), deliveries, now,
+                instance=self.config.gateway.id)
         finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
         if outcome.status == "rejected" and entry.payload is not None and \
                 len(entry.payload) > self.config.retention.rejected_payload_bytes_max:
@@ -379,6 +380,18 @@ class Processor:
                                    message_id=message_id, zone=self.calendar.zone, now=now)
             deliveries.append(Delivery("email", address, payload, header_message_id=message_id))
         return deliveries
+
+
+def stops_clock(entry: JournalEntry, outcome: Outcome) -> bool:
+    """Whether delivering `outcome` stops `entry`'s service-standard clock.
+
+    A final outcome does. `received` does too when no case of this message will stop it: a
+    Test appeal or account request opens no case, and a re-send's case is its original's (the
+    re-send has its own clock, and its answer is all it will get)."""
+    if outcome.final:
+        return True
+    return outcome.status == "received" and (outcome.case_number is None
+                                             or entry.role == "resend")
 
 
 def response_topic(sender: str, requested: str | None) -> str:

@@ -12,6 +12,8 @@ from support.pipeline import Harness, declaration, example, payment
 from gateway.appeals.cases import CaseDesk, CaseError, StepRequest, case_steps, find_case
 from gateway.appeals.states import STEPS, IllegalStep, next_state
 from gateway.ledger.verify import verify
+from gateway.store.database import Tx
+from gateway.store.outbox import mark_delivered
 
 
 @pytest.fixture
@@ -176,3 +178,31 @@ def test_overdue_list_shows_unacknowledged_appeals(
     listed = json.loads(capsys.readouterr().out)
     assert [item["case"] for item in listed] == [case]
     assert listed[0]["age_days"] == 11 and listed[0]["overdue"] is True
+
+
+def deliver_everything(harness: Harness, now: datetime) -> None:
+    def deliver(tx: Tx) -> None:
+        for (outbox_id,) in tx.all("SELECT id FROM outbox WHERE status = 'pending'"):
+            mark_delivered(tx, outbox_id, now)
+
+    harness.database.transaction_sync(deliver)
+
+
+def test_a_received_answer_with_no_case_of_its_own_stops_its_clock(harness: Harness) -> None:
+    """A Test appeal opens no case and a re-send's case is its original's: nothing but the
+    delivery of their `received` answer can stop their clocks. The original's clock waits for
+    its case to be acknowledged."""
+    harness.submit(example("declaration.xml"))
+    appeal = example("appeal.xml")
+    test = appeal.replace(b"</SentAt>", b"</SentAt><Test>true</Test>").replace(
+        b"<MessageID>", b"<MessageID>T")
+    request = example("account-request.xml").replace(b"</SentAt>", b"</SentAt><Test>true</Test>")
+    assert harness.submit(test).case_number is None
+    assert harness.submit(request).case_number is None
+    case = harness.submit(appeal).case_number
+    resend = harness.submit(appeal)
+    assert resend.case_number == case and [p.code for p in resend.problems] == ["DUP001"]
+    deliver_everything(harness, harness.clock[0] + timedelta(minutes=1))
+    open_clocks = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT kind, message_id, role FROM inbox WHERE clock_stopped_at IS NULL"))
+    assert [tuple(row) for row in open_clocks] == [("appeal", "BRK42-2026-000301", "original")]
