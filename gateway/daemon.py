@@ -147,6 +147,7 @@ class Gateway:
         self.registry = registry
         self.config = dataclasses.replace(self.config, standards=standards)
         self.escalator.config = self.config
+        self.processor.config = self.config  # the RespondBy of the EDIFACT messages it adds
 
     async def run(self, stop: asyncio.Event) -> None:
         try:

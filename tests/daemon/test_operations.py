@@ -279,3 +279,24 @@ def _variant(directory: Path, template: str, index: int) -> Path:
     path.write_text(template.replace("12345000002001", number)
                     .replace("BRK42-2026-000103", f"BACKUP-{index}"))
     return path
+
+
+def test_a_reload_gives_every_part_of_the_daemon_the_new_standards(tmp_path: Path) -> None:
+    """The journal writer (XML), the processor (the EDIFACT messages it adds to the journal)
+    and the escalator all use the service standards of the last reload."""
+    from gateway.config import StandardsSettings, load_config  # noqa: PLC0415
+    from gateway.daemon import Gateway  # noqa: PLC0415
+    from gateway.partners import load_registry  # noqa: PLC0415
+    from gateway.standards.deadlines import parse_standard  # noqa: PLC0415
+
+    config = load_config(str(write_config(tmp_path, mqtt_url="mqtt://127.0.0.1:1")))
+    registry = load_registry(config.partners_file)
+    gateway = Gateway(config, registry)
+    try:
+        fresh = StandardsSettings(declaration=parse_standard("1 business day"))
+        gateway.reload(registry, fresh)
+        assert gateway.journal_writer.standards() == fresh
+        assert gateway.processor.config.standards == fresh
+        assert gateway.escalator.config.standards == fresh
+    finally:
+        gateway.database.close_sync()
