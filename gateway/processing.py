@@ -256,7 +256,7 @@ class Processor:
             ref_message_id=checked.ref_message_id,
             sender=entry.sender,
             kind=checked.kind,
-            reference=checked.reference,
+            reference=reference_of(checked, result),
             status=result.status,
             test=checked.test,
             received_at=entry.received_at,
@@ -380,6 +380,15 @@ class Processor:
                                    message_id=message_id, zone=self.calendar.zone, now=now)
             deliveries.append(Delivery("email", address, payload, header_message_id=message_id))
         return deliveries
+
+
+def reference_of(checked: Checked, result: HandlerResult) -> str | None:
+    """The Acknowledgement's Reference (CONTRACT section 3): TransactionNumber/Version of a
+    declaration, PaymentReference of a payment, the case number of an appeal or account
+    request; none for an appeal or account request that opened no case (rejected, or Test)."""
+    if checked.kind in ("appeal", "account-request"):
+        return result.case_number
+    return checked.reference
 
 
 def stops_clock(entry: JournalEntry, outcome: Outcome) -> bool:

@@ -127,14 +127,16 @@ def test_appeal_opens_a_case_once(harness: Harness) -> None:
     appeal = example("appeal.xml").replace(b"BRK42-2026-000301", b"BRK42-2026-000302")
     opened = harness.submit(appeal)
     assert opened.status == "received"
-    assert opened.case_number == "APL-2026-000001"
+    assert opened.case_number == opened.reference == "APL-2026-000001"
     again = appeal.replace(b"BRK42-2026-000302", b"BRK42-2026-000303")
-    assert codes(harness.submit(again)) == ["APL002"]
+    refused = harness.submit(again)
+    assert codes(refused) == ["APL002"] and refused.reference is None, "no case, no Reference"
     request = harness.submit(example("account-request.xml"))
     assert request.status == "received" and request.case_number == "REQ-2026-000001"
+    assert request.reference == "REQ-2026-000001", "Reference: the case number (section 3)"
     recipients = harness.scalar(
         "SELECT COUNT(*) FROM outbox JOIN outcomes ON outcomes.id = outbox.outcome_id"
-        " WHERE outbox.channel = 'email' AND outcomes.reference = ?", "refund")
+        " WHERE outbox.channel = 'email' AND outcomes.reference = ?", "REQ-2026-000001")
     assert recipients == 2, "a case step goes to the sender and to the importer"
 
 

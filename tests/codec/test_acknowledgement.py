@@ -110,7 +110,7 @@ def test_received_appeal_carries_its_case_number() -> None:
     """Appeals and account requests are answered with their CaseNumber."""
     outcome = Outcome(
         acknowledgement_id="gw1-1", ref_message_id="BRK42-2026-000301", sender="BRK42",
-        kind="appeal", reference="12345000001235", status="received", test=False,
+        kind="appeal", reference="APL-2026-000017", status="received", test=False,
         received_at=datetime(2026, 11, 23, 19, 5, tzinfo=UTC),
         respond_by=datetime(2026, 12, 3, 19, 5, tzinfo=UTC), case_number="APL-2026-000017",
     )
