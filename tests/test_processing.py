@@ -131,6 +131,7 @@ def test_appeal_opens_a_case_once(harness: Harness) -> None:
     again = appeal.replace(b"BRK42-2026-000302", b"BRK42-2026-000303")
     refused = harness.submit(again)
     assert codes(refused) == ["APL002"] and refused.reference is None, "no case, no Reference"
+    assert "APL-" not in refused.problems[0].text, "the open case may be another sender's"
     request = harness.submit(example("account-request.xml"))
     assert request.status == "received" and request.case_number == "REQ-2026-000001"
     assert request.reference == "REQ-2026-000001", "Reference: the case number (section 3)"

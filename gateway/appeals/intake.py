@@ -22,13 +22,15 @@ def _appeal_problems(tx: Tx, appeal: Appeal) -> list[Problem]:
             text = f"{appeal.transaction_number} is not a transaction of {appeal.importer_account}"
             problems.append(problem("APL003", text, path, appeal.source_lines.get(path)))
     existing = tx.one(
-        "SELECT case_number FROM cases WHERE case_type = 'appeal' AND importer_account = ?"
+        "SELECT 1 FROM cases WHERE case_type = 'appeal' AND importer_account = ?"
         " AND subtype = ? AND reference = ? AND status <> 'withdrawn'",
         (appeal.importer_account, appeal.type, appeal.reference),
     )
     if existing is not None:
         path = "/Appeal/Type"
-        text = f"case {existing[0]} already appeals this decision"
+        # not its case number: that case may be another sender's (a rejection carries no
+        # data of the account but what the sender sent, CONTRACT section 3)
+        text = "an appeal of this decision is open already"
         problems.append(problem("APL002", text, path, appeal.source_lines.get(path)))
     return problems
 
