@@ -183,6 +183,8 @@ class CaseDesk:
         if case.case_type == "appeal" and request.step == "withdraw":
             stops = True
         if stops:
+            if case.info_requested_at is not None:  # withdrawn while paused: the pause counts
+                self._extend(tx, case, now)
             self._stop_clock(tx, case, stamp)
         if request.step == "request-info":
             tx.execute("UPDATE cases SET info_requested_at = ? WHERE case_number = ?",

@@ -16,14 +16,20 @@ CHART_HEIGHT_PX = 240
 
 
 def load_deadlines(tx: Tx) -> list[Deadline]:
-    rows = tx.all("SELECT id, sender, kind, message_id, received_at, respond_by,"
-                  " clock_stopped_at FROM inbox ORDER BY id")
+    rows = tx.all("SELECT inbox.id, inbox.sender, kind, message_id, received_at,"
+                  " inbox.respond_by, inbox.clock_stopped_at, cases.info_requested_at"
+                  " FROM inbox LEFT JOIN cases ON cases.inbox_id = inbox.id"
+                  " ORDER BY inbox.id")
     return [
         Deadline(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]),
                  datetime.fromisoformat(str(r[4])), datetime.fromisoformat(str(r[5])),
-                 None if r[6] is None else datetime.fromisoformat(str(r[6])))
+                 _moment(r[6]), _moment(r[7]))
         for r in rows
     ]
+
+
+def _moment(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
 
 
 def _percent(tally: Tally) -> str:

@@ -1,8 +1,8 @@
 """Service-standard compliance (CONTRACT section 6): per kind, period and sender.
 
 Pure: rows in, counts out. A deadline is met when its clock stopped by RespondBy, late when it
-stopped after or still runs past it, open while it runs before it. Compliance is met over met
-plus late; open deadlines do not count yet.
+stopped after or still runs past it, open while it runs before it or is paused before it.
+Compliance is met over met plus late; open deadlines do not count yet.
 """
 
 from collections.abc import Iterable
@@ -25,11 +25,15 @@ class Deadline:
     received_at: datetime
     respond_by: datetime
     stopped_at: datetime | None
+    paused_at: datetime | None = None
+    """When a case awaiting the client's information paused the clock (RespondBy moves by the
+    pause when the case resumes)."""
 
     def state(self, now: datetime) -> State:
         if self.stopped_at is not None:
             return "met" if self.stopped_at <= self.respond_by else "late"
-        return "late" if now > self.respond_by else "open"
+        running_until = self.paused_at or now
+        return "late" if running_until > self.respond_by else "open"
 
     def taken_s(self, now: datetime) -> int:
         return int(((self.stopped_at or now) - self.received_at).total_seconds())

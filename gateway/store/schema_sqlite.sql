@@ -169,6 +169,8 @@ CREATE TABLE IF NOT EXISTS cases (
     decided_amount_cents INTEGER
 );
 CREATE INDEX IF NOT EXISTS cases_reference ON cases (importer_account, subtype, reference);
+-- a message's case: the SLA report and the escalation scan look it up by inbox row
+CREATE INDEX IF NOT EXISTS cases_inbox ON cases (inbox_id);
 
 CREATE TABLE IF NOT EXISTS case_steps (
     id INTEGER PRIMARY KEY,

@@ -66,3 +66,45 @@ def test_range_outside_the_deadlines_is_empty(filled: Harness, tmp_path: Path,
     config = build_config({"database": {"url": f"sqlite:///{tmp_path}/gateway.db"}})
     sla_report(config, date(2026, 10, 1), date(2026, 10, 31), None, True)
     assert json.loads(capsys.readouterr().out)["total"]["due"] == 0
+
+
+def test_a_paused_account_request_is_open_and_a_withdrawal_keeps_the_pause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An account request awaiting the client's information is not late while paused, even
+    past its RespondBy; withdrawn while paused, its RespondBy moves by the business time the
+    pause took, as a resume would have moved it."""
+    from gateway.appeals.cases import CaseDesk, StepRequest  # noqa: PLC0415
+
+    harness = Harness.open(f"sqlite:///{tmp_path}/gateway.db", tmp_path / "state")
+    eastern = "-05:00"
+    harness.clock[0] = datetime.fromisoformat("2026-11-02T10:00:00" + eastern)
+    case = harness.submit(example("account-request.xml")).case_number
+    assert case is not None
+    desk = CaseDesk(harness.config, harness.registry, harness.processor.calendar)
+
+    def step(name: str, at: str, note: str | None = None) -> None:
+        request = StepRequest(case, name, "operator:test", note=note)
+        harness.database.transaction_sync(lambda tx: desk.take(
+            tx, request, datetime.fromisoformat(at + eastern), "account-request"))
+
+    step("acknowledge", "2026-11-02T11:00:00")
+    step("review", "2026-11-03T11:00:00")
+    step("request-info", "2026-11-04T11:00:00", "send the invoice")
+    config = build_config({"database": {"url": f"sqlite:///{tmp_path}/gateway.db"}})
+    november = (date(2026, 11, 1), date(2026, 11, 30))
+    capsys.readouterr()  # the log lines so far
+    sla_report(config, *november, None, True, datetime(2026, 11, 25, 17, tzinfo=UTC))
+    total = json.loads(capsys.readouterr().out)["total"]
+    assert (total["open"], total["late"]) == (1, 0), "RespondBy 2026-11-17 passed while paused"
+    # 10 business days from 11-02 10:00: 11-16 10:00, and 11-11 (Remembrance Day) is not one:
+    # 11-17 10:00. Paused 11-04 11:00 with 8 business days and 23 hours left (11-04 11:00 to
+    # 11-17 10:00), withdrawn 11-30 12:00: those 8 days 23 hours again from then, 12-10 11:00.
+    step("withdraw", "2026-11-30T12:00:00", "the client gave up")
+    respond_by = datetime.fromisoformat(str(harness.scalar("SELECT respond_by FROM inbox")))
+    assert respond_by == datetime.fromisoformat("2026-12-10T11:00:00" + eastern)
+    capsys.readouterr()
+    sla_report(config, date(2026, 12, 1), date(2026, 12, 31), None, True,
+               datetime(2026, 12, 11, tzinfo=UTC))
+    assert json.loads(capsys.readouterr().out)["total"]["met"] == 1
+    harness.close()
