@@ -143,7 +143,7 @@ def test_appeal_opens_a_case_once(harness: Harness) -> None:
 
 def test_dedup_by_key_and_content(harness: Harness) -> None:
     """Same key and bytes: DUP001 with the original outcome; other bytes: DUP002; a broker
-    redelivery of a journalled message adds nothing."""
+    redelivery of a journalled message adds nothing, of a DUP002 one too."""
     payload = example("declaration.xml")
     original = harness.submit(payload)
     resent = harness.submit(payload)
@@ -151,8 +151,11 @@ def test_dedup_by_key_and_content(harness: Harness) -> None:
     assert resent.acknowledgement_id == original.acknowledgement_id
     assert resent.balance == original.balance
     assert harness.journal(payload, redelivery=True) is None
-    conflict = harness.submit(payload.replace(b"Portable", b"Portables"))
+    other_bytes = payload.replace(b"Portable", b"Portables")
+    conflict = harness.submit(other_bytes)
     assert codes(conflict) == ["DUP002"] and conflict.status == "rejected"
+    assert harness.journal(other_bytes, redelivery=True) is None, "answered once, not again"
+    assert codes(harness.submit(other_bytes)) == ["DUP002"], "a partner's re-send is answered"
     assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 1
 
 

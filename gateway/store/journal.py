@@ -14,7 +14,7 @@ from gateway.codec.classify import (
     syntax_of,
 )
 from gateway.codec.messages import Kind
-from gateway.store.database import Tx
+from gateway.store.database import StoreUnavailable, Tx
 
 Role = Literal["original", "resend", "conflict", "part"]
 STORED_BYTES_HOPS_MAX = 3
@@ -95,6 +95,19 @@ def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
     """Append one arrival; a broker redelivery of a journalled message adds nothing."""
     digest = content_hash(arrival.payload)
     key = message_key(arrival.payload, digest)
+    for _ in range(2):
+        journalled = _append(tx, arrival, key, digest, instance=instance,
+                             max_payload_bytes=max_payload_bytes, respond_by=respond_by)
+        if journalled is not None:
+            return journalled
+    raise StoreUnavailable(f"message key {key} of {arrival.topic_sender} taken concurrently")
+
+
+def _append(tx: Tx, arrival: Arrival, key: str, digest: str, *, instance: str,
+            max_payload_bytes: int,
+            respond_by: Callable[[Kind, datetime], datetime]) -> Journalled | None:
+    """One attempt; None when another instance journalled the same key as an original since
+    this one looked (gateways sharing a PostgreSQL subscription): a second look sees it."""
     existing = tx.one(
         "SELECT id, content_hash FROM inbox WHERE sender = ? AND message_key = ?"
         " AND role = 'original'",
@@ -104,7 +117,8 @@ def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
     original_id = None
     if existing is not None:
         same_bytes = existing[1] == digest
-        if same_bytes and arrival.broker_redelivery:
+        if arrival.broker_redelivery and (same_bytes or _conflict_journalled(
+                tx, int(existing[0]), digest)):
             return Journalled(None, None)
         role = "resend" if same_bytes else "conflict"
         original_id = int(existing[0])
@@ -115,17 +129,24 @@ def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
     if role != "resend":
         stored = (arrival.payload if len(arrival.payload) <= max_payload_bytes
                   else oversize_head(arrival.payload, syntax))
-    inbox_id = tx.insert(
+    row = tx.one(
         "INSERT INTO inbox (sender, message_key, message_id, content_hash, role, original_id,"
         " kind, syntax, payload, payload_bytes, topic, correlation_data, response_topic,"
         " received_at, respond_by, status, instance)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)"
+        " ON CONFLICT (sender, message_key) WHERE role = 'original' DO NOTHING RETURNING id",
         (arrival.topic_sender, key, scan_message_id(arrival.payload), digest, role, original_id,
          kind, syntax, stored, len(arrival.payload), arrival.topic,
          arrival.correlation_data, arrival.response_topic, stored_time(arrival.received_at),
          stored_time(respond_by(kind, arrival.received_at)), instance),
     )
-    return Journalled(inbox_id, role)
+    return None if row is None else Journalled(int(row[0]), role)
+
+
+def _conflict_journalled(tx: Tx, original_id: int, digest: str) -> bool:
+    """Whether these bytes are journalled already as a conflict (DUP002) of the original."""
+    return tx.one("SELECT 1 FROM inbox WHERE original_id = ? AND role = 'conflict'"
+                  " AND content_hash = ?", (original_id, digest)) is not None
 
 
 _ENTRY_COLUMNS = (

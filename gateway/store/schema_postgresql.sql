@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS inbox_key ON inbox (sender, message_key) WHERE role = 'original';
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (status, id);
+-- a broker's redelivery of a DUP002 message is found among its original's conflicts
+CREATE INDEX IF NOT EXISTS inbox_conflicts ON inbox (original_id) WHERE role = 'conflict';
 -- open deadlines (heartbeat, escalation, status) without scanning the whole journal
 CREATE INDEX IF NOT EXISTS inbox_open_clock ON inbox (instance, respond_by)
     WHERE clock_stopped_at IS NULL;
