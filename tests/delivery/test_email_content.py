@@ -1,12 +1,14 @@
 """The acknowledgement email is assembled from a template: a standard parser must read back
 exactly the texts `body` and `html_body` give, whatever characters the problems carry."""
 
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,3 +80,71 @@ def test_any_problem_text_survives_the_encoding(text: str) -> None:
 
 def lines_as_sent(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "X-CARM-Acknowledgement",
+           "MIME-Version", "Content-Type"]
+
+
+def payment(reference: str) -> Outcome:
+    return outcome(kind="payment", reference=reference, assessment=None, payment_due=None)
+
+
+def raw_email(the_outcome: Outcome) -> bytes:
+    return render_email(the_outcome, sender_address="carm-gateway@example.ca",
+                        recipient="edi@broker.example", message_id="<abc123@example.ca>",
+                        zone=ZONE, now=NOW)
+
+
+@pytest.mark.parametrize("reference", ["INV#1234", "Chq 00123 (Nov)", "Réf 12", "Zahlung für Ü",
+                                       "付款 42", "a  b\"c\\d;<e>", "=?utf-8?q?Hi?=",
+                                       "x" * 70, "0000000" + "\xa0" * 6 + "\u0800 \xa1"])
+def test_a_payment_reference_is_in_the_subject_as_written(reference: str) -> None:
+    """CONTRACT section 7: `[CARM] {Status}: {kind} {Reference}` for any reference the schema
+    allows (any non-blank characters), non-ASCII as RFC 2047 encoded words in ASCII bytes."""
+    accepted = payment(reference)
+    assert subject(accepted) == f"[CARM] Accepted: payment {reference}"
+    parsed = read_back(accepted)
+    assert parsed["Subject"] == f"[CARM] Accepted: payment {reference}"
+    assert list(parsed.keys()) == HEADERS
+
+
+def test_non_ascii_in_the_subject_is_encoded_per_rfc_2047() -> None:
+    raw = raw_email(payment("Réf 12"))
+    assert raw.isascii()
+    field = raw.split(b"\nDate: ")[0].split(b"\nSubject: ", 1)[1]
+    assert field == b"=?utf-8?q?=5BCARM=5D_Accepted=3A_payment_R=C3=A9f_12?="
+
+
+def test_a_plain_subject_is_written_as_before() -> None:
+    assert b"\nSubject: [CARM] Accepted: declaration 00100000000016/1\n" in raw_email(outcome())
+
+
+@pytest.mark.parametrize("reference", ["X\r\nBcc: victim@example.org", "X\nBcc: victim@example.org",
+                                       "X\rBcc: victim@example.org", "X\x85Bcc: victim@example.org",
+                                       "X\u2028Bcc: victim@example.org", "X\x00Y", "X\tY",
+                                       "X\x1bY"])
+def test_a_reference_with_a_control_character_or_line_break_is_left_out(reference: str) -> None:
+    """No header from unchecked input: such a reference cannot end the Subject and start a
+    header of its own; the Subject goes without it."""
+    rejected = payment(reference)
+    assert subject(rejected) == "[CARM] Accepted: payment"
+    raw = raw_email(rejected)
+    assert b"Bcc" not in raw.split(b"\n\n", 1)[0]
+    parsed = read_back(rejected)
+    assert parsed["Subject"] == "[CARM] Accepted: payment"
+    assert list(parsed.keys()) == HEADERS
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(min_size=1, max_size=70))
+def test_any_reference_gives_one_subject_and_no_other_header(reference: str) -> None:
+    """Whatever the reference, the headers are the gateway's; a reference without a control
+    character or line break reads back exactly."""
+    parsed = read_back(payment(reference))
+    assert list(parsed.keys()) == HEADERS
+    assert parsed["Subject"] in (f"[CARM] Accepted: payment {reference}".rstrip(),
+                                 "[CARM] Accepted: payment")
+    if not any(unicodedata.category(character) in ("Cc", "Zl", "Zp")
+               for character in reference) and reference.strip() == reference:
+        assert parsed["Subject"] == f"[CARM] Accepted: payment {reference}"
