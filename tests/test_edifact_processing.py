@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.pipeline import REPO, Harness, example
 
-from gateway.codec.edifact import tokenize
+from gateway.codec.edifact import Separators, serialize, tokenize
 from gateway.ledger.verify import verify
 
 EDIFACT = REPO / "examples" / "edifact"
@@ -115,6 +115,34 @@ def test_resend_and_conflict_on_the_unb_reference(harness: Harness) -> None:
     assert [p.code for p in conflict.problems] == ["DUP002"]
     last = answers(harness)[-1][1]
     assert message_type(last) == "CONTRL" and b"26" in last
+
+
+def test_resend_and_conflict_under_the_service_characters_of_the_una(harness: Harness) -> None:
+    """Duplicates are found on the UNB reference whatever separators the UNA declares: the
+    same bytes again are DUP001, other bytes under the same reference DUP002, posted once."""
+    custom = Separators(component="#", element="*", decimal=".", release="!", terminator="~")
+
+    def rewritten(payload: bytes) -> bytes:
+        return serialize(tokenize(payload), custom, una=True, line_break=True)
+
+    payload = rewritten(edi("declaration-d96b.edi"))
+    assert payload.startswith(b"UNA#*.! ~") and b"BRK42E000101~" in payload
+    process(harness, payload)
+    assert harness.outcome(2).status == "accepted"
+    process(harness, payload)
+    assert [p.code for p in harness.outcome(4).problems][-1] == "DUP001"
+    changed = rewritten(edi("declaration-d96b.edi").replace(b"Portable", b"Portablez"))
+    process(harness, changed)
+    conflict = harness.outcome(5)
+    assert conflict.status == "rejected" and [p.code for p in conflict.problems] == ["DUP002"]
+    roles = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT role FROM inbox WHERE role <> 'part' ORDER BY id"))
+    assert [str(row[0]) for row in roles] == ["original", "resend", "conflict"]
+    assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 1
+    last = answers(harness)[-1][1]
+    assert message_type(last) == "CONTRL"
+    uci = next(s for s in tokenize(last).segments if s.tag == "UCI")
+    assert uci.elements[0] == ("BRK42E000101",) and uci.elements[3:5] == (("4",), ("26",))
 
 
 def test_a_run_that_journals_messages_says_more_is_pending(harness: Harness) -> None:

@@ -4,10 +4,17 @@
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from gateway.codec.classify import SCAN_LIMIT_BYTES, scan_kind, scan_message_id, syntax_of
+from gateway.codec.classify import (
+    SCAN_LIMIT_BYTES,
+    scan_interchange_reference,
+    scan_kind,
+    scan_message_id,
+    syntax_of,
+)
+from gateway.codec.edifact import Segment, Separators, serialize, tokenize
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -168,3 +175,97 @@ def test_kind_beyond_the_scan_limit_is_unknown() -> None:
     """The kind scan is bounded too: a root past SCAN_LIMIT_BYTES is not looked for."""
     payload = b"<!--" + b"x" * SCAN_LIMIT_BYTES + b'-->\n<Declaration xmlns="urn:x"/>'
     assert scan_kind(payload) == "unknown"
+
+
+# EDIFACT with the service characters of its UNA (CONTRACT section 5)
+
+CUSTOM = Separators(component="#", element="*", decimal=".", release="!", terminator="~")
+
+
+def with_separators(payload: bytes, separators: Separators) -> bytes:
+    """The interchange rewritten by the project's writer under other service characters."""
+    return serialize(tokenize(payload), separators, una=True, line_break=True)
+
+
+def test_edifact_scans_use_the_separators_of_the_una() -> None:
+    """An interchange that declares `#*.! ~` in its UNA has the reference, MessageID and kind
+    of its twin in the default separators: its dedup key does not fall back to the hash."""
+    default = (EXAMPLES / "edifact" / "declaration-d96b.edi").read_bytes()
+    custom = with_separators(default, CUSTOM)
+    assert custom.startswith(b"UNA#*.! ~")
+    assert scan_interchange_reference(custom) == "BRK42E000101"
+    assert scan_message_id(custom) == "BRK42E000101/1"
+    assert scan_kind(custom) == "declaration"
+    assert scan_kind(with_separators(
+        (EXAMPLES / "edifact" / "payment-remadv.edi").read_bytes(), CUSTOM)) == "payment"
+
+
+def test_released_separators_do_not_shift_the_unb_elements() -> None:
+    """A released element separator inside the sender is part of the sender, so the
+    reference is still the fifth element, and a released terminator ends no segment."""
+    payload = (b"UNB+UNOC:3+BRK?+42:ZZZ+CARMGW:ZZZ+261123:1405+REF0042'"
+               b"UNH+M?'1+CUSDEC:D:96B:UN'BGM+929'UNT+2+M?'1'UNZ+1+REF0042'")
+    assert scan_interchange_reference(payload) == "REF0042"
+    assert scan_message_id(payload) == "REF0042/M'1"
+    assert tokenize(payload).control_reference == "REF0042"
+
+
+def test_a_reference_longer_than_fourteen_characters_is_no_key() -> None:
+    """The control reference is an..14: a longer one is not cut to a shorter key that another
+    interchange could share; the hash of the bytes keys it."""
+    payload = b"UNB+UNOC:3+BRK42+CARMGW+261123:1405+REF0042REF0042X'" + UNH_CUSDEC
+    assert scan_interchange_reference(payload) is None
+    assert scan_message_id(payload) is None
+
+
+def test_a_unh_past_the_scan_limit_is_not_looked_for() -> None:
+    """The EDIFACT scans read the first SCAN_LIMIT_BYTES only, never the whole interchange."""
+    padding = b"FTX+AAI+++" + b"A" * SCAN_LIMIT_BYTES + b"'"
+    payload = b"UNA:+.? '" + UNB + padding + UNH_CUSDEC
+    assert scan_interchange_reference(payload) == "REF0042"
+    assert scan_message_id(payload) is None
+    assert scan_kind(payload) == "unknown"
+
+
+@given(
+    st.sampled_from([Separators(), Separators.default(4), CUSTOM,
+                     Separators("|", "^", ",", None, None, "\\")]),
+    st.text(st.sampled_from("AZ09-+:'?*#!~|^\\ "), min_size=1, max_size=14),
+    st.text(st.sampled_from("AZ09+:'?"), min_size=1, max_size=14),
+)
+def test_the_scanned_reference_is_the_one_the_tokenizer_reads(
+        separators: Separators, reference: str, sender: str) -> None:
+    """Whatever the service characters and released characters, the dedup key is the control
+    reference the CONTRL will quote."""
+    if separators.release is None:
+        assume(not set(reference + sender) & set(separators.service_characters))
+    unb = Segment.of("UNB", ("UNOC", "4" if separators.repetition else "3"), sender, "CARMGW",
+                     ("261123", "1405"), reference)
+    payload = serialize([unb, Segment.of("UNH", "1", ("CUSDEC", "D", "96B", "UN"))],
+                        separators, una=True)
+    assert scan_interchange_reference(payload) == tokenize(payload).control_reference == reference
+
+
+# leading blanks (CONTRACT section 1: the first non-blank bytes decide)
+
+
+@pytest.mark.parametrize(
+    ("first", "syntax"), [(b"<a/>", "xml"), (b"<?xml version='1.0'?><a/>", "xml"),
+                          (b"UNA:+.? '", "edifact"), (b"UNB+UNOC:3", "edifact"),
+                          (b"hello", "unknown")],
+)
+def test_blanks_longer_than_the_scan_limit_are_skipped(first: bytes, syntax: str) -> None:
+    """However many blanks come first, the first non-blank bytes decide the syntax."""
+    assert syntax_of(b" \t\r\n" * SCAN_LIMIT_BYTES + first) == syntax
+    assert syntax_of(b"\xef\xbb\xbf" + b"\n" * (2 * SCAN_LIMIT_BYTES) + first) == syntax
+
+
+def test_scans_start_after_the_leading_blanks() -> None:
+    """The scan limit counts from the first non-blank byte: the MessageID, the kind and the
+    UNB reference after many blanks are found."""
+    blanks = b" " * (2 * SCAN_LIMIT_BYTES)
+    xml = blanks + xml_with_message_id("ID-1").removeprefix(b'<?xml version="1.0"?>\n')
+    assert (scan_message_id(xml), scan_kind(xml)) == ("ID-1", "payment")
+    edifact = blanks + b"UNA:+.? '" + UNB + UNH_CUSDEC
+    assert scan_interchange_reference(edifact) == "REF0042"
+    assert (scan_message_id(edifact), scan_kind(edifact)) == ("REF0042/M0001", "declaration")

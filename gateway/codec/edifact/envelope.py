@@ -23,7 +23,10 @@ UTF8_BOM = "\xef\xbb\xbf"
 _BLANK = " \t\r\n"
 _BETWEEN_SEGMENTS = "\r\n"
 
-__all__ = ["EASTERN", "EdiMessage", "EdiProblem", "Interchange", "prepared_at", "tokenize"]
+__all__ = [
+    "EASTERN", "EdiMessage", "EdiProblem", "Interchange", "prepared_at", "separators_of",
+    "tokenize",
+]
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,17 @@ def _syntax_version(body: str, separators: Separators) -> int:
     return int(version) if version in ("1", "2", "3", "4") else 0
 
 
-def _final_separators(advice: _Advice, version: int) -> Separators:
+def separators_of(text: str) -> tuple[Separators, str]:
+    """The service characters `tokenize` reads the text with (its UNA, else the defaults of
+    its UNB's syntax version), and the text after the UNA. Only the UNA and the UNB decide
+    them, so a scan that must stay bounded (the dedup key, gateway/codec/classify.py) can pass
+    the first bytes of an interchange and still split them as `tokenize` would."""
+    advice = _una(text)
+    return _final_separators(advice), advice.body
+
+
+def _final_separators(advice: _Advice) -> Separators:
+    version = _syntax_version(advice.body, advice.separators)
     separators = advice.separators
     if not advice.una:
         return Separators.default(version)
@@ -149,8 +162,7 @@ def tokenize(payload: bytes) -> Interchange:
     """The interchange in the payload with every syntax and envelope problem found; never raises."""
     text = _characters.decode(payload).removeprefix(UTF8_BOM).lstrip(_BLANK)
     advice = _una(text)
-    version = _syntax_version(advice.body, advice.separators)
-    separators = _final_separators(advice, version)
+    separators = _final_separators(advice)
     first_number = 2 if advice.una else 1
     pieces = split_released(advice.body, separators.terminator, separators.release)
     raws = [piece.lstrip(_BETWEEN_SEGMENTS) for piece in pieces[:-1]]
