@@ -157,15 +157,18 @@ def test_a_run_that_journals_messages_says_more_is_pending(harness: Harness) -> 
     assert asyncio.run(harness.processor.run_pending()) == 0
 
 
-def test_an_interchange_over_the_size_limit_is_answered_with_a_contrl(harness: Harness) -> None:
-    """An interchange over max_message_bytes keeps only its first bytes; it is answered in its
-    own syntax: a CONTRL from its envelope, UCI action 4 with 0085 code 18, addressed back to
-    its UNB sender under its control reference, and the XML003 rejection by email. The same
-    bytes again get the same CONTRL."""
+@pytest.mark.parametrize("blanks", [0, 5000], ids=["at-once", "after-5000-blanks"])
+def test_an_interchange_over_the_size_limit_is_answered_with_a_contrl(harness: Harness,
+                                                                       blanks: int) -> None:
+    """An interchange over max_message_bytes keeps only its first bytes (from its first
+    non-blank byte); it is answered in its own syntax: a CONTRL from its envelope, UCI action 4
+    with 0085 code 18, addressed back to its UNB sender under its control reference, and the
+    XML003 rejection by email. The same bytes again get the same CONTRL."""
     original = edi("declaration-d96b.edi")
     unz = original.rindex(b"UNZ+")
     padding = b"FTX+AAI+++" + b"A" * 500 + b"'\n"
-    payload = original[:unz] + padding * (1_048_576 // len(padding) + 1) + original[unz:]
+    payload = b" " * blanks + original[:unz] + padding * (1_048_576 // len(padding) + 1) + \
+        original[unz:]
     assert len(payload) > 1_048_576
     outcome = harness.submit(payload)
     assert (outcome.status, [p.code for p in outcome.problems]) == ("rejected", ["XML003"])

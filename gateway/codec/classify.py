@@ -23,7 +23,7 @@ _MESSAGE_ID = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?MessageID>\s*([A-Za-z0-9._:/-
 _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s>/]")
 
 
-def _head(payload: bytes) -> bytes:
+def scan_head(payload: bytes) -> bytes:
     """The first SCAN_LIMIT_BYTES from the first non-blank byte (a UTF-8 byte order mark is not
     content). The blanks before it are skipped, however many: the payload is bounded by the
     size limit, and finding the first other byte is one linear search that copies nothing."""
@@ -68,12 +68,12 @@ def _interchange_reference(segments: list[Segment]) -> str | None:
 
 def syntax_of(payload: bytes) -> Syntax:
     """EDIFACT when the first non-blank bytes are UNA or UNB, XML when `<`."""
-    return _syntax_of_head(_head(payload))
+    return _syntax_of_head(scan_head(payload))
 
 
 def scan_message_id(payload: bytes) -> str | None:
     """The MessageID from a bounded scan of the Header (XML) or of UNB/UNH (EDIFACT)."""
-    head = _head(payload)
+    head = scan_head(payload)
     syntax = _syntax_of_head(head)
     if syntax == "xml":
         match = _MESSAGE_ID.search(head)
@@ -90,7 +90,7 @@ def scan_message_id(payload: bytes) -> str | None:
 
 def scan_interchange_reference(payload: bytes) -> str | None:
     """The UNB interchange control reference of an EDIFACT interchange (its dedup key)."""
-    head = _head(payload)
+    head = scan_head(payload)
     if _syntax_of_head(head) != "edifact":
         return None
     return _interchange_reference(_segments(head))
@@ -98,7 +98,7 @@ def scan_interchange_reference(payload: bytes) -> str | None:
 
 def scan_kind(payload: bytes) -> Kind:
     """The message kind from the root element's local name (XML) or message type (EDIFACT)."""
-    head = _head(payload)
+    head = scan_head(payload)
     syntax = _syntax_of_head(head)
     if syntax == "xml":
         for match in _ROOT.finditer(head):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from gateway.codec.classify import (
-    SCAN_LIMIT_BYTES,
+    scan_head,
     scan_interchange_reference,
     scan_kind,
     scan_message_id,
@@ -86,8 +86,8 @@ def oversize_head(payload: bytes, syntax: str) -> bytes | None:
     """What is kept of a payload not stored whole (over the size limit, or rejected and over
     `[retention] rejected_payload_bytes_max`): nothing of an XML document; the first bytes of
     an EDIFACT interchange (UNA and UNB), so that its CONTRL, and that of a re-send of it,
-    can be addressed."""
-    return payload[:SCAN_LIMIT_BYTES] if syntax == "edifact" else None
+    can be addressed (from its first non-blank byte, as they are scanned)."""
+    return scan_head(payload) if syntax == "edifact" else None
 
 
 def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
