@@ -12,7 +12,6 @@ from gateway.commands import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, UsageError
 from gateway.commands.parser import build_parser
 from gateway.config import Config, ConfigError, find_config_path, load_config
 from gateway.partners import load_registry
-from gateway.secrets import without_credentials
 
 Handler = Callable[[Config, argparse.Namespace], int]
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
@@ -32,14 +31,9 @@ def parse_moment(text: str) -> datetime:
 
 
 def _check_config(config: Config, arguments: argparse.Namespace) -> int:
-    registry = load_registry(config.partners_file)
-    print(f"configuration: {config.source or 'embedded defaults'}")
-    print(f"partner registry: {config.partners_file} ({len(registry.senders)} senders, "
-          f"{len(registry.accounts)} accounts)")
-    print(f"database: {without_credentials(config.database_url)}")
-    print(f"mqtt: {without_credentials(config.mqtt.url)}")
-    print(f"mail: {without_credentials(config.smtp.url) if config.smtp.url else 'Maildir'}")
-    return EXIT_OK
+    from gateway.commands.check_config import check_config  # noqa: PLC0415
+
+    return check_config(config)
 
 
 def _run(config: Config, arguments: argparse.Namespace) -> int:

@@ -4,15 +4,20 @@ The tree is frozen and checked when it is built; problems raise ConfigError, whi
 command line turns into exit status 78.
 """
 
+import contextlib
+import ipaddress
+import math
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.standards.calendar import CalendarSettings
 from gateway.standards.deadlines import Standard, parse_standard
@@ -24,6 +29,20 @@ ENVIRONMENT_OVERRIDES = {
     "CARM_SMTP_URL": ("smtp", "url"),
     "CARM_PARTNERS_FILE": ("partners", "file"),
 }
+RECEIVE_MAXIMUM_MAX = 65_535
+"""MQTT 5 sends Receive Maximum as a two-byte integer ..."""
+SESSION_EXPIRY_S_MAX = 4_294_967_295
+"""... and Session Expiry Interval as a four-byte one."""
+RETRY_ATTEMPTS_MAX = 1000
+"""The backoff doubles per attempt; 2.0 ** attempts overflows a float past 1023."""
+BACKOFF_S_MAX_MAX = 86_400.0
+"""A day between retries is already a stalled queue."""
+RETENTION_DAYS_MAX = 36_500
+"""A hundred years; far beyond it the purge cut-off falls before year 1."""
+_HOST_NAME = re.compile(r"(?=[A-Za-z0-9.-]{1,253}\Z)"
+                        r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 class ConfigError(Exception):
@@ -148,6 +167,44 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 
 
+def host_name(text: str) -> bool:
+    """A DNS host name: dot-separated labels of letters, digits and hyphens (so an IPv4
+    address passes too)."""
+    return _HOST_NAME.fullmatch(text) is not None
+
+
+def plain_address(value: object) -> bool:
+    """One bare address, `local@host.name`: no display name, no second address and no white
+    space or line break that could start another header."""
+    if not isinstance(value, str) or len(value) > 254:
+        return False
+    local, at, host = value.rpartition("@")
+    return bool(at) and len(local) <= 64 and _DOT_ATOM.fullmatch(local) is not None \
+        and host_name(host)
+
+
+def listen_address(listen: str) -> tuple[str, int]:
+    """`[metrics] listen` as the host and port to bind: `HOST:PORT`, `[IPV6]:PORT`, or `:PORT`
+    for the loopback. Raises ConfigError saying what is wrong."""
+    host, colon, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]") and _ipv6(host[1:-1]):
+        host = host[1:-1]
+    elif not colon or (host and not host_name(host)):
+        raise ConfigError("[metrics] listen must be HOST:PORT (an IPv6 address in brackets), "
+                          f"e.g. 127.0.0.1:9464: {listen!r}")
+    if not (port.isascii() and port.isdigit() and int(port) <= 65_535):  # 0: any free port
+        raise ConfigError(f"[metrics] listen must end with a port from 0 to 65535: {listen!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def _ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def find_config_path(option: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:
     """The file to read and whether it was named explicitly (option or CARM_CONFIG)."""
     if option:
@@ -206,9 +263,10 @@ def _check_types(raw: Mapping[str, Any]) -> None:
                 raise ConfigError(f"[{section}] {key} has the wrong type: {value!r}")
 
 
-def _positive(section: str, key: str, value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"[{section}] {key} must be greater than 0, not {value}")
+def _positive(section: str, key: str, value: float, maximum: float = math.inf) -> None:
+    if not (0 < value <= maximum and math.isfinite(value)):  # NaN fails every comparison
+        most = f" and at most {maximum:.0f}" if math.isfinite(maximum) else ""
+        raise ConfigError(f"[{section}] {key} must be greater than 0{most}, not {value}")
 
 
 def _decimal(section: str, key: str, value: object) -> Decimal:
@@ -216,6 +274,31 @@ def _decimal(section: str, key: str, value: object) -> Decimal:
         return Decimal(str(value))
     except InvalidOperation:
         raise ConfigError(f"[{section}] {key} is not a number: {value!r}") from None
+
+
+def _percent(section: str, key: str, value: object) -> Decimal:
+    percent = _decimal(section, key, value)
+    if not (percent.is_finite() and 0 <= percent <= 100):  # NaN cannot even be compared
+        raise ConfigError(f"[{section}] {key} must be a percentage from 0 to 100: {value!r}")
+    return percent
+
+
+def _check_url(section: str, url: str, schemes: tuple[str, ...], must: str) -> None:
+    """The scheme, and a host and port that urllib can read (a bad port raised at connect)."""
+    if not url.startswith(schemes):
+        raise ConfigError(f"[{section}] url {must}: {_redacted(url)}")
+    try:
+        urlsplit(url).port  # noqa: B018 (read for the ValueError it raises)
+    except ValueError as error:
+        raise ConfigError(f"[{section}] url has a host or port that cannot be read ({error}): "
+                          f"{_redacted(url)}") from None
+
+
+def _address(section: str, key: str, value: str) -> str:
+    if not plain_address(value):
+        raise ConfigError(f"[{section}] {key} must be one plain address like "
+                          f"gateway@example.com: {value!r}")
+    return value
 
 
 def _time(section: str, key: str, value: object) -> time:
@@ -238,31 +321,29 @@ def _standard(key: str, value: str) -> Standard:
         raise ConfigError(f"[standards] {key}: {error}") from None
 
 
+def _date(where: str, value: object) -> date:
+    """A TOML date or ISO 8601 text; a TOML date and time is refused (it never equals a day,
+    and it cannot be ordered among dates)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
+    raise ConfigError(f"{where} is not a date: {value!r}")
+
+
 def _rates(items: list[Any]) -> tuple[InterestRate, ...]:
     rates = []
     for item in items:
         if not isinstance(item, dict) or set(item) != {"from", "percent"}:
             raise ConfigError("[[billing.rate]] needs exactly `from` (a date) and `percent`")
-        starts_on = item["from"]
-        if isinstance(starts_on, str):
-            try:
-                starts_on = date.fromisoformat(starts_on)
-            except ValueError:
-                raise ConfigError(f"[[billing.rate]] from is not a date: {starts_on!r}") from None
-        if not isinstance(starts_on, date):
-            raise ConfigError(f"[[billing.rate]] from is not a date: {starts_on!r}")
-        rates.append(InterestRate(starts_on, _decimal("billing.rate", "percent", item["percent"])))
+        rates.append(InterestRate(_date("[[billing.rate]] from", item["from"]),
+                                  _percent("billing.rate", "percent", item["percent"])))
     return tuple(sorted(rates, key=lambda rate: rate.starts_on))
 
 
 def _closures(items: list[Any]) -> tuple[date, ...]:
-    closures = []
-    for item in items:
-        try:
-            closures.append(item if isinstance(item, date) else date.fromisoformat(str(item)))
-        except ValueError:
-            raise ConfigError(f"[calendar] closures: not a date: {item!r}") from None
-    return tuple(closures)
+    return tuple(_date("[calendar] closures entry", item) for item in items)
 
 
 def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
@@ -289,11 +370,10 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
         session_expiry_s=mqtt.get("session_expiry_s", 86_400),
         receive_maximum=mqtt.get("receive_maximum", 1000),
     )
-    if not mqtt_settings.url.startswith(("mqtt://", "mqtts://")):
-        raise ConfigError("[mqtt] url must start with mqtt:// or mqtts://: "
-                          f"{_redacted(mqtt_settings.url)}")
-    _positive("mqtt", "session_expiry_s", mqtt_settings.session_expiry_s)
-    _positive("mqtt", "receive_maximum", mqtt_settings.receive_maximum)
+    _check_url("mqtt", mqtt_settings.url, ("mqtt://", "mqtts://"),
+               "must start with mqtt:// or mqtts://")
+    _positive("mqtt", "session_expiry_s", mqtt_settings.session_expiry_s, SESSION_EXPIRY_S_MAX)
+    _positive("mqtt", "receive_maximum", mqtt_settings.receive_maximum, RECEIVE_MAXIMUM_MAX)
     database_url = section["database"].get("url", f"sqlite:///{state_directory}/gateway.db")
     if not database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError("[database] url must be sqlite:/// or postgresql://: "
@@ -301,31 +381,38 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
     smtp = section["smtp"]
     operators = smtp.get("operators", "root@localhost")
     listed = [operators] if isinstance(operators, str) else operators
-    if not listed or not all(isinstance(item, str) and "@" in item for item in listed):
-        raise ConfigError(f"[smtp] operators must be one address or a list of them: {operators!r}")
+    if not listed or not all(plain_address(item) for item in listed):
+        raise ConfigError("[smtp] operators must be one plain address or a list of them: "
+                          f"{operators!r}")
     smtp_settings = SmtpSettings(
         url=smtp.get("url", ""),
-        sender=smtp.get("from", "carm-gateway@localhost"),
+        sender=_address("smtp", "from", smtp.get("from", "carm-gateway@localhost")),
         operators=tuple(listed),
         domain=smtp.get("domain", "localhost"),
         start_tls=smtp.get("start_tls", True),
         password_file=_optional_path(smtp.get("password_file")),
     )
-    if smtp_settings.url and not smtp_settings.url.startswith(("smtp://", "smtps://")):
-        raise ConfigError("[smtp] url must be empty, smtp:// or smtps://: "
-                          f"{_redacted(smtp_settings.url)}")
+    if smtp_settings.url:
+        _check_url("smtp", smtp_settings.url, ("smtp://", "smtps://"),
+                   "must be empty, smtp:// or smtps://")
+    if not host_name(smtp_settings.domain):
+        raise ConfigError(f"[smtp] domain must be a host name: {smtp_settings.domain!r}")
     retries = RetrySettings(
         attempts=section["retries"].get("attempts", 5),
         backoff_s_max=float(section["retries"].get("backoff_s_max", 300)),
     )
-    _positive("retries", "attempts", retries.attempts)
-    _positive("retries", "backoff_s_max", retries.backoff_s_max)
+    _positive("retries", "attempts", retries.attempts, RETRY_ATTEMPTS_MAX)
+    _positive("retries", "backoff_s_max", retries.backoff_s_max, BACKOFF_S_MAX_MAX)
     retention = RetentionSettings(
         days=section["retention"].get("days", 2665),
         rejected_payload_bytes_max=section["retention"].get(
             "rejected_payload_bytes_max", 1_048_576
         ),
     )
+    _positive("retention", "days", retention.days, RETENTION_DAYS_MAX)
+    if retention.rejected_payload_bytes_max < 0:
+        raise ConfigError("[retention] rejected_payload_bytes_max must be 0 or more, not "
+                          f"{retention.rejected_payload_bytes_max}")
     calendar = section["calendar"]
     try:
         calendar_settings = CalendarSettings(
@@ -344,19 +431,21 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
             "account-request", standards.get("account-request", "10 business days")
         ),
         appeal=_standard("appeal", standards.get("appeal", "10 calendar days")),
-        target_percent=_decimal("standards", "target_percent", standards.get("target_percent", 90)),
-        escalate_at_percent=_decimal(
+        target_percent=_percent("standards", "target_percent", standards.get("target_percent", 90)),
+        escalate_at_percent=_percent(
             "standards", "escalate_at_percent", standards.get("escalate_at_percent", 75)
         ),
     )
     billing = section["billing"]
     billing_settings = BillingSettings(
         due_skips_holidays=billing.get("due_skips_holidays", False),
-        interest_annual_percent=_decimal(
+        interest_annual_percent=_percent(
             "billing", "interest_annual_percent", billing.get("interest_annual_percent", 10)
         ),
         rates=_rates(billing.get("rate", [])),
     )
+    metrics_listen = section["metrics"].get("listen", "127.0.0.1:9464")
+    listen_address(metrics_listen)
     check_digit = section["rules"].get("transaction_check_digit", "luhn")
     if check_digit not in ("luhn", "none"):
         raise ConfigError(f"[rules] transaction_check_digit must be luhn or none: {check_digit}")
@@ -365,7 +454,7 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
         mqtt=mqtt_settings,
         database_url=database_url,
         smtp=smtp_settings,
-        metrics_listen=section["metrics"].get("listen", "127.0.0.1:9464"),
+        metrics_listen=metrics_listen,
         retries=retries,
         retention=retention,
         partners_file=Path(section["partners"].get("file", "/etc/carm-gateway/partners.toml")),

@@ -13,6 +13,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import metrics
+from gateway.config import listen_address
 from gateway.store.database import Database, Tx
 from gateway.systemd import notify
 
@@ -69,9 +70,7 @@ async def heartbeat(database: Database, instance: str, connected: Callable[[], b
 
 class MetricsServer:
     def __init__(self, listen: str, ready: Callable[[], bool]) -> None:
-        host, _, port = listen.rpartition(":")
-        self.host = host.strip("[]") or "127.0.0.1"
-        self.port = int(port)
+        self.host, self.port = listen_address(listen)  # checked when the config was loaded
         self.ready = ready
 
     async def serve(self) -> None:

@@ -6,10 +6,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.config import ConfigError
+from gateway.config import ConfigError, plain_address
 from gateway.identifiers import account_valid, sender_valid
+from gateway.money import CENT
 
 Notify = Literal["all", "rejections", "none"]
+SECURITY_LIMIT = Decimal("1e13")
+"""Security is an amount like any other: at most 15 digits, two of them after the point."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,23 @@ class Registry:
 
 
 def _email(where: str, value: object) -> str:
-    if not isinstance(value, str) or "@" not in value or any(c in value for c in "\r\n<>, "):
+    if not isinstance(value, str) or not plain_address(value):
         raise ConfigError(f"{where}: email must be one plain address: {value!r}")
     return value
+
+
+def _security(where: str, value: object) -> Decimal:
+    """Release-prior-to-payment security in CAD: finite, not negative, whole cents (NaN or
+    Infinity would make every statement's security check fail)."""
+    try:
+        security = Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigError(f"{where}: security is not an amount: {value!r}") from None
+    if not (security.is_finite() and 0 <= security < SECURITY_LIMIT
+            and security == security.quantize(CENT)):
+        raise ConfigError(f"{where}: security must be an amount from 0 to 9999999999999.99 in "
+                          f"whole cents: {value!r}")
+    return security
 
 
 def _sender(item: dict[str, Any]) -> Sender:
@@ -74,10 +91,7 @@ def _account(item: dict[str, Any]) -> Account:
     unknown = set(item) - {"number", "email", "security", "security_type"}
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
-    try:
-        security = Decimal(str(item.get("security", "0")))
-    except InvalidOperation:
-        raise ConfigError(f"{where}: security is not an amount: {item.get('security')!r}") from None
+    security = _security(where, item.get("security", "0"))
     security_type = item.get("security_type", "bond")
     if security_type not in ("bond", "cash"):
         raise ConfigError(f"{where}: security_type must be bond or cash: {security_type!r}")

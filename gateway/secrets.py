@@ -10,6 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gateway.config import ConfigError
 
+SYSTEMD_CREDENTIALS = Path("/run/credentials")
+"""systemd puts a service's credentials in `{this}/{unit}/` while the service runs."""
+
 
 def without_credentials(url: str) -> str:
     """The URL with any `user:password@` removed, for printing and logging."""
@@ -29,6 +32,16 @@ def secret_path(path: Path, environ: Mapping[str, str] | None = None) -> Path:
     if directory and not path.is_absolute() and len(path.parts) == 1:
         return Path(directory) / path
     return path
+
+
+def only_in_service(path: Path, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a password file is a systemd credential that exists only inside the running
+    service, so that a shell cannot check it: a bare name without $CREDENTIALS_DIRECTORY, or a
+    file under /run/credentials/ whose unit directory is absent."""
+    environ = os.environ if environ is None else environ
+    if not path.is_absolute() and len(path.parts) == 1:
+        return not environ.get("CREDENTIALS_DIRECTORY")
+    return path.is_relative_to(SYSTEMD_CREDENTIALS) and not path.parent.exists()
 
 
 def read_secret(path: Path, setting: str, environ: Mapping[str, str] | None = None) -> str:

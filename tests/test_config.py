@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +13,15 @@ import pytest
 
 import gateway.config
 from gateway.cli import main
-from gateway.config import Config, ConfigError, build_config, find_config_path, load_config
+from gateway.config import (
+    Config,
+    ConfigError,
+    build_config,
+    find_config_path,
+    listen_address,
+    load_config,
+    plain_address,
+)
 from gateway.standards.deadlines import Standard
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -397,3 +405,172 @@ def test_check_config_prints_no_passwords(tmp_path: Path, monkeypatch: pytest.Mo
     assert "broker.example:8883" in captured.out
     for secret in ("mqtt-secret", "smtp-secret", "db-secret"):
         assert secret not in captured.out + captured.err
+
+
+# Values that `run` could not use are refused when the configuration is loaded
+
+
+@pytest.mark.parametrize(
+    "listen",
+    ["localhost", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:", "127.0.0.1:http",
+     "127.0.0.1:+80", "::1:9464", "[::1:9464", "[localhost]:9464", "bad host!:9464",
+     "127.0.0.1:9464\n"],
+)
+def test_a_listen_address_that_is_not_host_and_port_is_an_error(listen: str) -> None:
+    """`[metrics] listen` is HOST:PORT with a port from 0 to 65535 (an IPv6 address in
+    brackets); anything else is refused at load time, not a ValueError when `run` starts."""
+    with pytest.raises(ConfigError, match=r"\[metrics\] listen"):
+        build_config({"metrics": {"listen": listen}})
+
+
+@pytest.mark.parametrize(
+    ("listen", "address"),
+    [
+        ("127.0.0.1:9464", ("127.0.0.1", 9464)),
+        ("0.0.0.0:80", ("0.0.0.0", 80)),
+        ("[::1]:9464", ("::1", 9464)),
+        (":9464", ("127.0.0.1", 9464)),
+        ("metrics.example:65535", ("metrics.example", 65535)),
+        ("127.0.0.1:0", ("127.0.0.1", 0)),
+    ],
+)
+def test_listen_addresses_that_are_accepted(listen: str, address: tuple[str, int]) -> None:
+    """The host and port the metrics endpoint binds; no host means the loopback, port 0 any
+    free port (the tests' daemons use it)."""
+    assert build_config({"metrics": {"listen": listen}}).metrics_listen == listen
+    assert listen_address(listen) == address
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"retention": {"days": -1}}, r"\[retention\] days must be greater than 0"),
+        ({"retention": {"days": 0}}, r"\[retention\] days must be greater than 0"),
+        ({"retention": {"days": 10_000_000}}, r"\[retention\] days .*at most 36500"),
+        ({"retention": {"rejected_payload_bytes_max": -4}},
+         r"\[retention\] rejected_payload_bytes_max must be 0 or more"),
+        ({"mqtt": {"receive_maximum": 65_536}}, r"\[mqtt\] receive_maximum .*at most 65535"),
+        ({"mqtt": {"receive_maximum": -1}}, r"\[mqtt\] receive_maximum"),
+        ({"mqtt": {"session_expiry_s": 2**32}}, r"\[mqtt\] session_expiry_s .*at most"),
+        ({"retries": {"attempts": -3}}, r"\[retries\] attempts must be greater than 0"),
+        ({"retries": {"attempts": 5000}}, r"\[retries\] attempts .*at most 1000"),
+        ({"retries": {"backoff_s_max": -1}}, r"\[retries\] backoff_s_max"),
+        ({"retries": {"backoff_s_max": float("nan")}}, r"\[retries\] backoff_s_max"),
+        ({"retries": {"backoff_s_max": float("inf")}}, r"\[retries\] backoff_s_max"),
+        ({"retries": {"backoff_s_max": 1e20}}, r"\[retries\] backoff_s_max .*at most 86400"),
+        ({"gateway": {"max_message_bytes": -1}}, r"\[gateway\] max_message_bytes"),
+    ],
+)
+def test_counts_and_durations_out_of_range_are_errors(raw: dict[str, object],
+                                                       message: str) -> None:
+    """Sizes, counts and durations have a sign and a range; `[retention] days = -1` would have
+    made `purge` drop every record, and past the upper bounds date arithmetic overflows."""
+    with pytest.raises(ConfigError, match=message):
+        build_config(raw)
+
+
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", "-Infinity", float("nan"),
+                                   float("inf"), -5, "-0.5", 101, "100.01"])
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [("standards", "target_percent"), ("standards", "escalate_at_percent"),
+     ("billing", "interest_annual_percent")],
+)
+def test_a_percentage_is_a_number_from_0_to_100(section: str, key: str, value: object) -> None:
+    """NaN, infinities, negative values and values above 100 are refused by name."""
+    with pytest.raises(ConfigError, match=rf"\[{section}\] {key} must be a percentage"):
+        build_config({section: {key: value}})
+
+
+@pytest.mark.parametrize("percent", ["NaN", "Infinity", -1, 250])
+def test_a_dated_interest_rate_is_a_percentage_too(percent: object) -> None:
+    """`[[billing.rate]] percent` follows the same rule as `interest_annual_percent`."""
+    with pytest.raises(ConfigError, match=r"\[billing.rate\] percent must be a percentage"):
+        build_config({"billing": {"rate": [{"from": "2026-01-01", "percent": percent}]}})
+
+
+def test_percentages_at_the_bounds_are_accepted() -> None:
+    """0 and 100 are percentages; so are decimals written as text."""
+    config = build_config({"standards": {"target_percent": 100, "escalate_at_percent": "0"},
+                           "billing": {"interest_annual_percent": "9.75"}})
+    assert config.standards.target_percent == Decimal(100)
+    assert config.standards.escalate_at_percent == Decimal(0)
+    assert config.billing.interest_annual_percent == Decimal("9.75")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"mqtt": {"url": "mqtt://broker:99999"}}, r"\[mqtt\] url"),
+        ({"mqtt": {"url": "mqtts://gw:secret@broker:port"}}, r"\[mqtt\] url"),
+        ({"smtp": {"url": "smtp://mail:99999"}}, r"\[smtp\] url"),
+        ({"smtp": {"url": "smtps://[::1:465"}}, r"\[smtp\] url"),
+    ],
+)
+def test_a_url_with_a_port_that_cannot_be_read_is_an_error(raw: dict[str, object],
+                                                           message: str) -> None:
+    """A port out of range in a URL is refused at load time (`run` failed with a traceback when
+    it first connected), and the error hides the URL's credentials."""
+    with pytest.raises(ConfigError, match=message) as refused:
+        build_config(raw)
+    assert "secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["", "nobody", "gw@mail.example\r\nBcc: victim@example.com", "Gateway <gw@mail.example>",
+     "gw@mail.example, other@mail.example", "g w@mail.example", "gw@mail example",
+     "gw@@mail.example", "gw@mail.example\n"],
+)
+def test_smtp_from_is_one_plain_address(sender: str) -> None:
+    """`[smtp] from` goes into the From header and the envelope: exactly one bare address."""
+    with pytest.raises(ConfigError, match=r"\[smtp\] from must be one plain address"):
+        build_config({"smtp": {"from": sender}})
+
+
+@pytest.mark.parametrize(
+    "operators",
+    ["ops@example.com\r\nBcc: victim@example.com", ["root@localhost", "x@y.example\nBcc: z@w"],
+     ["Ops <ops@example.com>"], "ops@example.com, boss@example.com", []],
+)
+def test_operators_are_plain_addresses(operators: object) -> None:
+    """Each operator address goes into a To header: one plain address each."""
+    with pytest.raises(ConfigError, match=r"\[smtp\] operators"):
+        build_config({"smtp": {"operators": operators}})
+
+
+@pytest.mark.parametrize(
+    "domain", ["", "localhost\r\nX-Injected: 1", "mail example", "gw@mail.example",
+               "-mail.example", "mail..example", "mail.example>"],
+)
+def test_smtp_domain_is_a_host_name(domain: str) -> None:
+    """`[smtp] domain` ends every Message-ID: a host name and nothing else."""
+    with pytest.raises(ConfigError, match=r"\[smtp\] domain must be a host name"):
+        build_config({"smtp": {"domain": domain}})
+
+
+def test_plain_addresses_and_host_names_are_accepted() -> None:
+    """Ordinary addresses and domains pass unchanged."""
+    config = build_config({"smtp": {"from": "carm-gateway+gw1@mail.example.com",
+                                    "operators": ["ops@example.com", "o'brien@example.ca"],
+                                    "domain": "gw1.example.com"}})
+    assert config.smtp.sender == "carm-gateway+gw1@mail.example.com"
+    assert config.smtp.operators == ("ops@example.com", "o'brien@example.ca")
+    assert config.smtp.domain == "gw1.example.com"
+    assert plain_address("root@localhost")
+    assert not plain_address("root@localhost\r\n")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"calendar": {"closures": [datetime(2026, 12, 24)]}},
+        {"billing": {"rate": [{"from": date(2026, 1, 1), "percent": 9},
+                              {"from": datetime(2027, 1, 1), "percent": 8}]}},
+    ],
+)
+def test_a_date_and_time_where_a_date_is_expected_is_an_error(raw: dict[str, object]) -> None:
+    """TOML `2026-12-24T00:00:00` is a date and time: as a closure it never matched a day, and
+    among dated rates it made sorting fail with a TypeError."""
+    with pytest.raises(ConfigError, match="not a date"):
+        build_config(raw)

@@ -182,3 +182,32 @@ def test_single_table_mistake_in_a_file_is_a_config_error(tmp_path: Path) -> Non
     path.write_text('[sender]\nid = "BRK42"\nemail = "edi@broker42.example"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"partners\.toml"):
         load_registry(path)
+
+
+@pytest.mark.parametrize(
+    "security", ["NaN", "sNaN", "Infinity", "-Infinity", float("nan"), float("inf"), "-1", -0.01,
+                 "1.001", "1E+30", True],
+)
+def test_security_is_an_amount_in_cents_of_zero_or_more(security: object) -> None:
+    """`security` is compared and printed on every statement: NaN made `ledger statement` fail
+    with decimal.InvalidOperation, so it, infinities, negative amounts, fractions of a cent and
+    amounts beyond 13 integer digits are refused by name."""
+    with pytest.raises(ConfigError, match=rf"\[\[account\]\] {ACCOUNT}: security"):
+        parse_registry({"account": [account(security=security)]})
+
+
+@pytest.mark.parametrize(("security", "amount"),
+                         [("25000.00", "25000.00"), (25000, "25000"), ("0", "0"),
+                          (1234.5, "1234.5"), ("9999999999999.99", "9999999999999.99")])
+def test_security_amounts_that_are_accepted(security: object, amount: str) -> None:
+    """Whole amounts, cents, and zero (the default) are fine."""
+    registry = parse_registry({"account": [account(security=security)]})
+    assert registry.accounts[ACCOUNT].security == Decimal(amount)
+
+
+@pytest.mark.parametrize("email", ["edi@broker42 example", "edi@-broker42.example",
+                                   "edi@broker42.example\t", "édi@broker42.example"])
+def test_email_is_checked_like_the_smtp_addresses(email: str) -> None:
+    """The registry's addresses follow the rule of `[smtp] from` and `operators`."""
+    with pytest.raises(ConfigError, match="email must be one plain address"):
+        parse_registry({"account": [account(email=email)]})
