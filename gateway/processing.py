@@ -248,7 +248,12 @@ class Processor:
 
     def _apply(self, tx: Tx, entry: JournalEntry, checked: Checked) -> Outcome:
         result = HandlerResult("rejected")
-        if checked.message is not None and not checked.rejected:
+        if checked.message is not None and checked.business_rules and checked.rejected:
+            # the stateful rules of stage 8 too, reported with the stateless ones; nothing is
+            # written (as for a Test message), only their problems are kept
+            found = route(tx, checked.message, self._context(entry, post=False)).problems
+            result = HandlerResult("rejected", found)
+        elif checked.message is not None and not checked.rejected:
             result = route(tx, checked.message, self._context(entry, post=not checked.test))
             crash_point("in-handler-transaction")
         outcome = Outcome(

@@ -119,6 +119,23 @@ def test_payment_allocates_explicitly_then_oldest_first(harness: Harness) -> Non
     assert harness.scalar("SELECT SUM(amount_cents) FROM ledger_legs") == 0
 
 
+def test_stage_8_reports_stateless_and_stateful_rules_together(harness: Harness) -> None:
+    """Stage 8's rules are all reported together (CONTRACT section 3): a declaration whose
+    totals are wrong and whose version is taken gets DEC001 and DEC002; a payment allocating
+    more than it pays under a used reference gets PAY001 and PAY003. Nothing is written."""
+    harness.submit(declaration(message_id="v1"))
+    harness.submit(payment(message_id="p1", reference="PAY-1", amount="10.00"))
+    entries = harness.scalar("SELECT COUNT(*) FROM ledger_entries")
+    wrong_totals = b"</Line><DeclaredTotals><Duty>1.00</Duty><ExciseTax>0.00</ExciseTax>" \
+                   b"<GST>0.00</GST><Total>1.00</Total></DeclaredTotals>"
+    again = declaration(message_id="v1-again").replace(b"</Line>", wrong_totals)
+    assert sorted(set(codes(harness.submit(again)))) == ["DEC001", "DEC002"]
+    over = payment(message_id="p2", reference="PAY-1", amount="10.00",
+                   allocations=(("12345000001235", "20.00"),))
+    assert codes(harness.submit(over)) == ["PAY001", "PAY003"]
+    assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == entries
+
+
 def test_appeal_opens_a_case_once(harness: Harness) -> None:
     """An accepted appeal is `received` with a case number; a second appeal of the same
     decision is APL002; an appeal of an unknown transaction is APL003."""

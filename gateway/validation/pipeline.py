@@ -35,6 +35,9 @@ class Checked:
     message: Message | None
     problems: tuple[Problem, ...]
     ref_message_id: str | None
+    business_rules: bool = False
+    """Stages 1 to 7 passed and the stateless rules of stage 8 ran: the stateful ones are to
+    run too, whatever these found (stage 8 reports all its problems together)."""
 
     @property
     def rejected(self) -> bool:
@@ -203,12 +206,11 @@ def check_message(message: Message, *, settings: CheckSettings, sending: Sending
         return stateless_problems(decoded, calendar.local_date(received_at), late)
 
     decoded = message
-    stages: list[Callable[[], list[Problem]]] = [
-        sender_stage, account_stage, transaction_stage, business_stage,
-    ]
+    stages: list[Callable[[], list[Problem]]] = [sender_stage, account_stage, transaction_stage]
     for stage in stages:
         found = stage()
         problems.extend(found)
         if has_errors(found):
-            break
-    return Checked(message.kind, message, tuple(problems), ref_message_id)
+            return Checked(message.kind, message, tuple(problems), ref_message_id)
+    problems.extend(business_stage())
+    return Checked(message.kind, message, tuple(problems), ref_message_id, business_rules=True)
