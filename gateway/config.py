@@ -42,6 +42,7 @@ RETENTION_DAYS_MAX = 36_500
 _HOST_NAME = re.compile(r"(?=[A-Za-z0-9.-]{1,253}\Z)"
                         r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                         r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
@@ -294,6 +295,14 @@ def _check_url(section: str, url: str, schemes: tuple[str, ...], must: str) -> N
                           f"{_redacted(url)}") from None
 
 
+def _name(section: str, key: str, value: str) -> None:
+    """An instance id, cluster or subscription group: it goes into MQTT client ids and topic
+    filters (where `/`, `+` and `#` mean something), AcknowledgementIDs and email Message-IDs."""
+    if _NAME.fullmatch(value) is None:
+        raise ConfigError(f"[{section}] {key} must be 1 to 64 letters, digits, '.', '_' or "
+                          f"'-': {value!r}")
+
+
 def _address(section: str, key: str, value: str) -> str:
     if not plain_address(value):
         raise ConfigError(f"[{section}] {key} must be one plain address like "
@@ -359,6 +368,8 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
         max_message_bytes=gateway.get("max_message_bytes", 1_048_576),
     )
     _positive("gateway", "max_message_bytes", gateway_settings.max_message_bytes)
+    _name("gateway", "id", gateway_settings.id)
+    _name("gateway", "cluster", gateway_settings.cluster)
     mqtt = section["mqtt"]
     mqtt_settings = MqttSettings(
         url=mqtt.get("url", "mqtt://127.0.0.1:1883"),
@@ -370,6 +381,8 @@ def build_config(raw: Mapping[str, Any], source: Path | None = None) -> Config:
         session_expiry_s=mqtt.get("session_expiry_s", 86_400),
         receive_maximum=mqtt.get("receive_maximum", 1000),
     )
+    if mqtt_settings.group:
+        _name("mqtt", "group", mqtt_settings.group)
     _check_url("mqtt", mqtt_settings.url, ("mqtt://", "mqtts://"),
                "must start with mqtt:// or mqtts://")
     _positive("mqtt", "session_expiry_s", mqtt_settings.session_expiry_s, SESSION_EXPIRY_S_MAX)

@@ -574,3 +574,29 @@ def test_a_date_and_time_where_a_date_is_expected_is_an_error(raw: dict[str, obj
     among dated rates it made sorting fail with a TypeError."""
     with pytest.raises(ConfigError, match="not a date"):
         build_config(raw)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("gateway", "id", "gw 1"),
+        ("gateway", "id", "gw/1"),
+        ("gateway", "cluster", "carm\r\nBcc: x@y.example"),
+        ("mqtt", "group", "carm/east"),
+        ("mqtt", "group", "carm+"),
+        ("mqtt", "group", "#"),
+    ],
+)
+def test_names_that_go_into_topics_and_headers_are_refused(section: str, key: str,
+                                                           value: str) -> None:
+    """The instance id, the cluster and the subscription group go into MQTT client ids and
+    topic filters, AcknowledgementIDs and email Message-IDs: letters, digits, `.`, `_`, `-`."""
+    with pytest.raises(ConfigError, match=rf"\[{section}\] {key} must be 1 to 64 letters"):
+        build_config({section: {key: value}})
+
+
+def test_plain_names_are_accepted() -> None:
+    config = build_config({"gateway": {"id": "gw-1.east_2", "cluster": "carm-prod"},
+                           "mqtt": {"group": "carm"}})
+    assert (config.gateway.id, config.gateway.cluster, config.mqtt.group) == \
+        ("gw-1.east_2", "carm-prod", "carm")
