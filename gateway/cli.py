@@ -33,7 +33,7 @@ def parse_moment(text: str) -> datetime:
 def _check_config(config: Config, arguments: argparse.Namespace) -> int:
     from gateway.commands.check_config import check_config  # noqa: PLC0415
 
-    return check_config(config)
+    return check_config(config, arguments.json)
 
 
 def _run(config: Config, arguments: argparse.Namespace) -> int:
@@ -132,7 +132,8 @@ def _purge(config: Config, arguments: argparse.Namespace) -> int:
     from gateway.commands.data import purge  # noqa: PLC0415
     from gateway.commands.sla import parse_day  # noqa: PLC0415
 
-    return purge(config, parse_day(arguments.before) if arguments.before else None)
+    return purge(config, parse_day(arguments.before) if arguments.before else None,
+                 arguments.json)
 
 
 def _sla(config: Config, arguments: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """`carm-gateway check-config` (CONTRACT section 8): the configuration, the partner registry, and
 the password files and TLS material, read with the code `run` uses."""
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,17 +12,29 @@ from gateway.secrets import only_in_service, read_secret, without_credentials
 from gateway.transport.mqtt import broker_address, tls_context
 
 
-def check_config(config: Config) -> int:
+def check_config(config: Config, as_json: bool = False) -> int:
     """Print what was checked; a problem raises ConfigError (exit 78) before anything is
     printed."""
     registry = load_registry(config.partners_file)
     notes = check_secrets(config)
+    checked = {
+        "configuration": str(config.source) if config.source else None,
+        "partner_registry": str(config.partners_file),
+        "senders": len(registry.senders),
+        "accounts": len(registry.accounts),
+        "database": without_credentials(config.database_url),
+        "mqtt": without_credentials(config.mqtt.url),
+        "mail": without_credentials(config.smtp.url) if config.smtp.url else "Maildir",
+        "notes": notes,
+    }
+    if as_json:
+        print(json.dumps(checked, indent=2))
+        return EXIT_OK
     print(f"configuration: {config.source or 'embedded defaults'}")
     print(f"partner registry: {config.partners_file} ({len(registry.senders)} senders, "
           f"{len(registry.accounts)} accounts)")
-    print(f"database: {without_credentials(config.database_url)}")
-    print(f"mqtt: {without_credentials(config.mqtt.url)}")
-    print(f"mail: {without_credentials(config.smtp.url) if config.smtp.url else 'Maildir'}")
+    for key in ("database", "mqtt", "mail"):
+        print(f"{key}: {checked[key]}")
     for note in notes:
         print(note)
     return EXIT_OK

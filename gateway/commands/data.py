@@ -1,5 +1,6 @@
 """`carm-gateway backup DEST` and `carm-gateway purge [--before DATE]`."""
 
+import json
 import os
 import sqlite3
 import stat
@@ -77,7 +78,7 @@ def _purge(tx: Tx, cutoff: datetime) -> dict[str, int]:
     return counts
 
 
-def purge(config: Config, before: date | None) -> int:
+def purge(config: Config, before: date | None, as_json: bool = False) -> int:
     cutoff = (datetime.combine(before, datetime.min.time(), tzinfo=UTC) if before
               else datetime.now(UTC) - timedelta(days=config.retention.days))
     database = open_existing_database(config)
@@ -85,6 +86,9 @@ def purge(config: Config, before: date | None) -> int:
         counts = database.transaction_sync(lambda tx: _purge(tx, cutoff))
     finally:
         database.close_sync()
+    if as_json:
+        print(json.dumps({"before": f"{cutoff:%Y-%m-%d}", "purged": counts}, indent=2))
+        return EXIT_OK
     print(f"purged records of messages received before {cutoff:%Y-%m-%d}:")
     for what, count in counts.items():
         print(f"  {what}: {count}")

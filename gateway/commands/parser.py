@@ -108,13 +108,14 @@ def _dead_letters(command: Adder) -> None:
 
 def _operations(command: Adder) -> None:
     command("run", "run the daemon (systemd Type=notify)")
-    command("check-config", "load and check the configuration and the partner registry")
+    _json(command("check-config", "load and check the configuration and the partner registry"))
     _json(command("status", "one screen: connection, backlog, oldest pending deadline"))
     backup = command("backup", "a consistent copy of the SQLite database while it runs")
     backup.add_argument("destination", type=Path, metavar="DEST")
     purge = command("purge", "drop what retention allows")
     purge.add_argument("--before", metavar="DATE",
                        help="cut-off date (default: today less [retention] days)")
+    _json(purge)
     add = _subcommands(command("sla", "service-standard compliance"), "sla_command")
     report = add("report", "compliance per kind, period and sender")
     report.add_argument("--from", dest="first", required=True, metavar="DATE")

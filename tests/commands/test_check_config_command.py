@@ -156,3 +156,14 @@ def test_run_with_a_bad_listen_address_exits_78_without_a_traceback(tmp_path: Pa
     assert result.returncode == EXIT_CONFIG
     assert "Traceback" not in result.stderr
     assert f"{path}: [metrics] listen must be HOST:PORT" in result.stderr
+
+
+def test_check_config_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--json`: what was checked, as the text output says it."""
+    import json  # noqa: PLC0415
+
+    path = configuration(tmp_path, "")
+    assert main(["check-config", "--config", str(path), "--json"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["configuration"] == str(path) and checked["mail"] == "Maildir"
+    assert checked["senders"] > 0 and checked["accounts"] > 0 and checked["notes"] == []

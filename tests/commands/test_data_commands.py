@@ -1,6 +1,7 @@
 """`purge` keeps the accounting record and drops what retention allows; re-sends store no
 second copy of the bytes."""
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -39,6 +40,20 @@ def test_purge_drops_old_records_but_not_the_ledger(harness: Harness, tmp_path: 
         assert again.database.transaction_sync(verify) == []
     finally:
         again.close()
+
+
+def test_purge_prints_json(harness: Harness, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`--json`: the cut-off and the count of each kind of record dropped."""
+    harness.submit(example("invalid-dec001-declared-totals.xml"), at=OLD)
+    harness.database.transaction_sync(lambda tx: tx.execute(
+        "UPDATE outbox SET status = 'delivered'"))
+    harness.close()
+    capsys.readouterr()
+    config = build_config({"database": {"url": f"sqlite:///{tmp_path}/gateway.db"}})
+    assert purge(config, date(2020, 1, 1), as_json=True) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["before"] == "2020-01-01" and printed["purged"]["messages"] == 1
 
 
 def test_a_resend_stores_no_second_copy(harness: Harness) -> None:
