@@ -11,10 +11,10 @@ from decimal import Decimal
 
 from gateway.config import BillingSettings
 from gateway.ledger.billing import BillingPeriod, payment_due, period_named, statement_date
-from gateway.ledger.interest import compound, days_between, rate_on
+from gateway.ledger.interest import Movement, item_interest, portions, rate_on
 from gateway.ledger.offsets import settle_credits
 from gateway.ledger.postings import RECEIVABLE, Entry, Leg, interest_item, post
-from gateway.money import from_cents, to_cents
+from gateway.money import from_cents, round_cents, to_cents
 from gateway.partners import Account
 from gateway.standards.calendar import BusinessCalendar
 from gateway.store.database import Tx
@@ -81,42 +81,58 @@ def _owing_cents(tx: Tx, account: str, period: BillingPeriod, *, including: bool
     return int(row[0]) if row else 0
 
 
-def _daily_balances(tx: Tx, account: str, item: str, first: date,
-                    last: date) -> list[tuple[date, Decimal]]:
+def _movements(tx: Tx, account: str, item: str) -> list[Movement]:
+    """The item's receivable legs in posting order, as interest sees them."""
     rows = tx.all(
-        "SELECT e.effective_on, l.amount_cents FROM ledger_legs l"
-        " JOIN ledger_entries e ON e.id = l.entry_id"
-        " WHERE l.importer_account = ? AND l.book = 'receivable' AND l.item = ?",
+        "SELECT e.entry_type, e.effective_on, e.due_date, e.period, l.amount_cents"
+        " FROM ledger_legs l JOIN ledger_entries e ON e.id = l.entry_id"
+        " WHERE l.importer_account = ? AND l.book = 'receivable' AND l.item = ? ORDER BY e.id",
         (account, item),
     )
-    legs = [(date.fromisoformat(str(r[0])), int(r[1])) for r in rows]
-    return [
-        (day, from_cents(sum(cents for on, cents in legs if on <= day)))
-        for day in days_between(first, last)
-    ]
+    movements = []
+    for entry_type, effective_on, due_date, period, cents in rows:
+        effective = date.fromisoformat(str(effective_on))
+        due = date.fromisoformat(str(due_date)) if due_date is not None else None
+        movements.append(Movement(effective, int(cents), due,
+                                  _bears_from(str(entry_type), effective, due),
+                                  str(period or "")))
+    return movements
+
+
+def _bears_from(entry_type: str, effective_on: date, due_date: date | None) -> date | None:
+    """A debit bears interest from the day after its due date; an adjustment from the day after
+    the original release period's due date, the day it is posted effective on (declarations)."""
+    if due_date is None:
+        return None
+    if entry_type == "adjustment":
+        return effective_on + timedelta(days=1)
+    return due_date + timedelta(days=1)
+
+
+def _charges(tx: Tx, account: str, item: str) -> list[tuple[str, date]]:
+    """Earlier statements' charges on the item: (period, last day charged)."""
+    rows = tx.all("SELECT period, through_date FROM interest_charges WHERE importer_account = ?"
+                  " AND item = ?", (account, item))
+    return [(str(r[0]), date.fromisoformat(str(r[1]))) for r in rows]
 
 
 def charge_interest(tx: Tx, account: str, period: BillingPeriod, calendar: BusinessCalendar,
                     billing: BillingSettings, posted_at: datetime) -> int:
-    """Interest on every overdue debt up to the statement date; the cents charged."""
+    """Interest on every overdue debt up to the statement date; the cents charged. Each item's
+    charge is recorded with the day it runs through, also when it is 0.00."""
     on = statement_date(period)
     due = payment_due(period, calendar, billing.due_skips_holidays)
     rows = tx.all(
-        "SELECT item, due_date FROM balances WHERE importer_account = ? AND item <> ''"
+        # an item's due date is that of its first debit, so its later portions are never earlier
+        "SELECT item FROM balances WHERE importer_account = ? AND item <> ''"
         " AND due_date IS NOT NULL AND due_date < ? ORDER BY item",
         (account, on.isoformat()),
     )
     total = 0
-    for item, item_due in rows:
-        charged = tx.one(
-            "SELECT MAX(through_date) FROM interest_charges WHERE importer_account = ?"
-            " AND item = ?", (account, item),
-        )
-        start = date.fromisoformat(str(item_due)) + timedelta(days=1)
-        if charged is not None and charged[0] is not None:
-            start = max(start, date.fromisoformat(str(charged[0])) + timedelta(days=1))
-        balances = _daily_balances(tx, account, str(item), start, on)
-        amount = compound(balances, lambda day: rate_on(day, billing))
+    for (item,) in rows:
+        amount = item_interest(portions(_movements(tx, account, str(item))),
+                               _charges(tx, account, str(item)), on,
+                               lambda day: rate_on(day, billing))
         tx.execute(
             "INSERT INTO interest_charges (importer_account, item, period, through_date,"
             " amount_cents) VALUES (?, ?, ?, ?, ?)",
@@ -196,13 +212,16 @@ def security_check(tx: Tx, account: Account | None, period: BillingPeriod,
     """Release-prior-to-payment: the highest closing owing over the last 12 statements."""
     if account is None:
         return None
+    # the last 12 statements: an issued one is among the rows, a preview is added to 11 of them
+    issued = statement_issued(tx, account.number, period) is not None
     rows = tx.all("SELECT closing_cents FROM statements_issued WHERE importer_account = ?"
                   " AND period <= ? ORDER BY period DESC LIMIT ?",
-                  (account.number, period.name, SECURITY_STATEMENTS))
+                  (account.number, period.name,
+                   SECURITY_STATEMENTS if issued else SECURITY_STATEMENTS - 1))
     closings = [from_cents(int(r[0])) for r in rows] + [closing]
     highest = max(*closings, Decimal(0))
     required = highest * SECURITY_SHARE[account.security_type]
-    required = min(max(required, SECURITY_MINIMUM), SECURITY_MAXIMUM).quantize(Decimal("0.01"))
+    required = round_cents(min(max(required, SECURITY_MINIMUM), SECURITY_MAXIMUM))
     return SecurityCheck(highest, account.security_type, required, account.security)
 
 

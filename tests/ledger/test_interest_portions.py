@@ -1,0 +1,131 @@
+"""Interest per debt portion, end to end on SQLite and PostgreSQL: a correction billed in a
+later period bears interest from its own due date, and an adjustment from the day after the
+original release period's due date, whatever statements were issued before it was posted.
+
+All three scenarios: release 2026-10-20, so period 2026-11 (2026-10-18 to 2026-11-17), due
+2026-12-01; one line of 1000.00 with 0 % duty and 100 % GST, so Total 1000.00; interest at the
+default 10 % a year.
+"""
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from support.pipeline import Harness, declaration
+
+from gateway.ledger.statement_run import issue_due_statements
+from gateway.ledger.verify import verify
+
+ACCOUNT = "123456782RM0001"
+TRANSACTION = "12345000001235"
+LINE = """
+  <Line><Number>1</Number><HSCode>8471300000</HSCode><Description>Taxed</Description>
+    <CountryOfOrigin>CN</CountryOfOrigin><TariffTreatment>MFN</TariffTreatment>
+    <Quantity unit="NMB">1</Quantity><Value>{value}</Value><DutyRate>0</DutyRate>
+    <GSTRate>100</GSTRate>{reason}</Line>"""
+
+
+@pytest.fixture
+def harness(database_url: str, tmp_path: Path) -> Iterator[Harness]:
+    opened = Harness.open(database_url, tmp_path / "state")
+    yield opened
+    opened.close()
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def version(number: int, purpose: str, value: str) -> bytes:
+    reason = "<ReasonCode>CL01</ReasonCode>" if number > 1 else ""
+    return declaration(message_id=f"v{number}", version=number, purpose=purpose,
+                       release="2026-10-20", lines=LINE.format(value=value, reason=reason))
+
+
+def pay(reference: str, amount: str, received_on: str) -> bytes:
+    return f"""<Payment xmlns="urn:carm-gateway:message:1">
+  <Header><MessageID>{reference}</MessageID><Sender>BRK42</Sender>
+    <SentAt>2026-11-23T14:05:00-05:00</SentAt></Header>
+  <PaymentReference>{reference}</PaymentReference>
+  <ImporterAccount>{ACCOUNT}</ImporterAccount>
+  <Amount>{amount}</Amount><Method>EFT</Method><ReceivedOn>{received_on}</ReceivedOn>
+</Payment>""".encode()
+
+
+def issue(harness: Harness, when: str) -> None:
+    harness.database.transaction_sync(lambda tx: issue_due_statements(
+        tx, harness.config, harness.registry, harness.processor.calendar, at(when)))
+
+
+def charged(harness: Harness, period: str) -> Decimal:
+    """Interest charged on the transaction by the statement of `period` (0 when none)."""
+    cents = harness.scalar("SELECT amount_cents FROM interest_charges WHERE importer_account = ?"
+                           " AND item = ? AND period = ?", ACCOUNT, TRANSACTION, period)
+    return Decimal(int(cents or 0)) / 100  # type: ignore[call-overload]
+
+
+def paid_before_the_due_date(harness: Harness) -> None:
+    """v1 1000.00 posted 2026-10-21, the 2026-11 statement issued, v1 paid in full 11-26."""
+    assert harness.submit(version(1, "original", "1000.00"),
+                          at=at("2026-10-21T10:00:00-04:00")).payment_due.isoformat() \
+        == "2026-12-01"  # type: ignore[union-attr]
+    issue(harness, "2026-11-25T12:00:00-05:00")
+    paid = harness.submit(pay("P1", "1000.00", "2026-11-26"), at=at("2026-11-26T10:00:00-05:00"))
+    assert paid.balance == 0
+
+
+def test_correction_billed_later_bears_interest_from_its_own_due_date(harness: Harness) -> None:
+    """The correction to 1200.00 on 2026-11-27 comes after the 2026-11 statement, so its
+    +200.00 is billed in 2026-12 (2026-11-18 to 2026-12-17) and due 2026-12-31.
+
+    2026-12-25 statement: the 1000.00 portion (due 12-01) was paid 11-26; the 200.00 portion is
+    not due yet: interest 0.00 (it was 200 x ((1 + 0.10/365)^24 - 1) = 1.32, counted from
+    12-02, before the fix).
+    2027-01-25 statement: 200.00 overdue from 2027-01-01 to 01-25, 25 days:
+    200 x ((1 + 0.10/365)^25 - 1) = 200 x 0.0068719 = 1.374 -> 1.37.
+    """
+    paid_before_the_due_date(harness)
+    corrected = harness.submit(version(2, "correction", "1200.00"),
+                               at=at("2026-11-27T10:00:00-05:00"))
+    assert corrected.status == "accepted"
+    assert corrected.payment_due.isoformat() == "2026-12-31"  # type: ignore[union-attr]
+    issue(harness, "2026-12-25T12:00:00-05:00")
+    assert charged(harness, "2026-12") == Decimal("0.00")
+    issue(harness, "2027-01-25T12:00:00-05:00")
+    assert charged(harness, "2027-01") == Decimal("1.37")
+    assert harness.database.transaction_sync(verify) == []
+
+
+def test_adjustment_bears_interest_for_days_before_the_last_statement(harness: Harness) -> None:
+    """The 2026-12-25 statement charged the (paid) transaction 0.00 through 12-25. An
+    adjustment to 1100.00 processed 2027-01-05 bears interest on its +100.00 from the day after
+    the original due date 2026-12-01, so the 2027-01-25 statement charges 12-02 to 01-25:
+    30 + 25 = 55 days, 100 x ((1 + 0.10/365)^55 - 1) = 100 x 0.0151805 = 1.518 -> 1.52
+    (not the 31 days 12-26 to 01-25, 0.85, that the item's last through-date gave).
+    """
+    paid_before_the_due_date(harness)
+    issue(harness, "2026-12-25T12:00:00-05:00")
+    assert charged(harness, "2026-12") == Decimal("0.00")
+    adjusted = harness.submit(version(2, "adjustment", "1100.00"),
+                              at=at("2027-01-05T10:00:00-05:00"))
+    assert adjusted.status == "accepted"
+    issue(harness, "2027-01-25T12:00:00-05:00")
+    assert charged(harness, "2027-01") == Decimal("1.52")
+
+
+def test_unpaid_debt_then_correction_charges_each_portion_from_its_due_date(
+        harness: Harness) -> None:
+    """v1 1000.00 (due 2026-12-01) stays unpaid; the correction to 1200.00 on 2026-11-27 is
+    billed in 2026-12, due 2026-12-31.
+
+    2026-12-25: only the 1000.00 portion, 12-02 to 12-25, 24 days:
+    1000 x ((1 + 0.10/365)^24 - 1) = 6.596 -> 6.60 (before the fix the 200.00 was counted too:
+    1200 x ... = 7.92).
+    """
+    harness.submit(version(1, "original", "1000.00"), at=at("2026-10-21T10:00:00-04:00"))
+    issue(harness, "2026-11-25T12:00:00-05:00")
+    harness.submit(version(2, "correction", "1200.00"), at=at("2026-11-27T10:00:00-05:00"))
+    issue(harness, "2026-12-25T12:00:00-05:00")
+    assert charged(harness, "2026-12") == Decimal("6.60")
