@@ -115,7 +115,9 @@ def test_payment_allocates_explicitly_then_oldest_first(harness: Harness) -> Non
     harness.submit(declaration(message_id="c1", transaction="12345000003009"))
     too_much = payment(message_id="p3", reference="PAY-3", amount="200.00",
                        allocations=(("12345000003009", "110.00"),))
-    assert codes(harness.submit(too_much)) == ["PAY002"]
+    refused = harness.submit(too_much)
+    assert codes(refused) == ["PAY002"]
+    assert refused.problems[0].text == "12345000003009 owes less than the 110.00 allocated to it"
     assert harness.scalar("SELECT SUM(amount_cents) FROM ledger_legs") == 0
 
 

@@ -52,8 +52,9 @@ def _allocation_problems(tx: Tx, payment: Payment) -> list[Problem]:
             continue
         owed = item_balance_cents(tx, payment.importer_account, number) or 0
         if wanted[number] > owed:
-            text = f"{number} owes {format_amount(from_cents(owed))}, less than allocated " \
-                   f"{format_amount(from_cents(wanted[number]))}"
+            # not what it owes: a rejection carries no account data but what the sender sent
+            text = f"{number} owes less than the {format_amount(from_cents(wanted[number]))} " \
+                   "allocated to it"
             problems.append(problem("PAY002", text, path, payment.source_lines.get(path)))
     return problems
 
