@@ -155,7 +155,7 @@ def handle_declaration(tx: Tx, declaration: Declaration, context: HandlerContext
         entry_type="assessment" if declaration.version == 1 else declaration.purpose,
         reference=declaration.reference,
         inbox_id=context.inbox_id,
-        effective_on=_interest_from(tx, declaration, received_on),
+        effective_on=_interest_from(declaration, received_on, context),
         posted_at=context.received_at,
         period=period.name,
         due_date=due,
@@ -173,14 +173,15 @@ def handle_declaration(tx: Tx, declaration: Declaration, context: HandlerContext
                          balance=from_cents(balance), payment_due=due)
 
 
-def _interest_from(tx: Tx, declaration: Declaration, received_on: date) -> date:
+def _interest_from(declaration: Declaration, received_on: date,
+                   context: HandlerContext) -> date:
     """When the posted difference starts to count for interest: an adjustment bears interest
-    from the due date of the original release's period (interest runs from the day after)."""
+    from the due date of the original release's period (interest runs from the day after),
+    which is not its first version's when that version was billed in the period of receipt."""
     if declaration.purpose != "adjustment":
         return received_on
-    row = tx.one("SELECT due_date FROM declarations WHERE transaction_number = ? AND version = 1",
-                 (declaration.transaction_number,))
-    return date.fromisoformat(str(row[0])) if row is not None else received_on
+    return payment_due(period_of(declaration.release_date), context.calendar,
+                       context.billing.due_skips_holidays)
 
 
 def _record_version(tx: Tx, declaration: Declaration, cents: tuple[int, int, int, int],

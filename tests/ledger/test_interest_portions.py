@@ -129,3 +129,28 @@ def test_unpaid_debt_then_correction_charges_each_portion_from_its_due_date(
     harness.submit(version(2, "correction", "1200.00"), at=at("2026-11-27T10:00:00-05:00"))
     issue(harness, "2026-12-25T12:00:00-05:00")
     assert charged(harness, "2026-12") == Decimal("6.60")
+
+
+def test_adjustment_counts_from_the_release_periods_due_date_not_its_first_versions(
+        harness: Harness) -> None:
+    """The account's 2026-11 statement is out (another transaction made it active) when v1,
+    released 2026-10-20, arrives on 2026-11-26: v1 is billed in 2026-12, due 2026-12-31, and
+    paid 2026-12-20. An adjustment to 1100.00 on 2027-01-05 bears interest from the day after
+    the due date of the release's period, 2026-12-01 (not v1's 2026-12-31): the 2027-01-25
+    statement charges 12-02 to 01-25, 55 days, 100 x ((1 + 0.10/365)^55 - 1) = 1.518 -> 1.52
+    (from 2027-01-01 it would be 25 days: 0.687 -> 0.69)."""
+    other = declaration(message_id="other", transaction="12345000003009", release="2026-11-10")
+    harness.submit(other, at=at("2026-11-12T10:00:00-05:00"))
+    issue(harness, "2026-11-25T12:00:00-05:00")
+    first = harness.submit(version(1, "original", "1000.00"), at=at("2026-11-26T10:00:00-05:00"))
+    assert first.payment_due.isoformat() == "2026-12-31"  # type: ignore[union-attr]
+    allocated = pay("P1", "1000.00", "2026-12-20").replace(
+        b"</ReceivedOn>", b"</ReceivedOn><Allocation><TransactionNumber>" + TRANSACTION.encode()
+        + b"</TransactionNumber><Amount>1000.00</Amount></Allocation>")
+    assert harness.submit(allocated, at=at("2026-12-20T10:00:00-05:00")).status == "accepted"
+    issue(harness, "2026-12-25T12:00:00-05:00")
+    adjusted = harness.submit(version(2, "adjustment", "1100.00"),
+                              at=at("2027-01-05T10:00:00-05:00"))
+    assert adjusted.status == "accepted"
+    issue(harness, "2027-01-25T12:00:00-05:00")
+    assert charged(harness, "2027-01") == Decimal("1.52")
