@@ -11,7 +11,13 @@ from datetime import date
 from gateway.codec.messages import Declaration, DeclarationLine, Totals
 from gateway.handling import HandlerContext, HandlerResult, rejected
 from gateway.ledger.assessment import assess
-from gateway.ledger.billing import BillingPeriod, correction_cutoff, payment_due, period_of
+from gateway.ledger.billing import (
+    BillingPeriod,
+    correction_cutoff,
+    payment_due,
+    period_of,
+    statement_date,
+)
 from gateway.ledger.offsets import settle_credits
 from gateway.ledger.postings import RECEIVABLE, Entry, Leg, balance_cents, post
 from gateway.money import from_cents, to_cents
@@ -107,21 +113,15 @@ def _version_problems(declaration: Declaration, previous: PostedVersion | None,
     return problems
 
 
-def _statement_issued(tx: Tx, account: str, period: BillingPeriod) -> bool:
-    row = tx.one(
-        "SELECT 1 FROM statements_issued WHERE importer_account = ? AND period = ?",
-        (account, period.name),
-    )
-    return row is not None
-
-
-def billing_period(tx: Tx, declaration: Declaration, context: HandlerContext) -> BillingPeriod:
-    """The release's period; the period of receipt for an adjustment or a closed period."""
+def billing_period(declaration: Declaration, context: HandlerContext) -> BillingPeriod:
+    """The release's period; the period of receipt for an adjustment, or once the release
+    period's statement date (the 25th) has come: its statement is issued then, for every
+    account with activity or a balance, and a debt posted later could appear on none."""
     received_on = context.calendar.local_date(context.received_at)
     if declaration.purpose == "adjustment":
         return period_of(received_on)
     period = period_of(declaration.release_date)
-    if _statement_issued(tx, declaration.importer_account, period):
+    if received_on >= statement_date(period):
         return period_of(received_on)
     return period
 
@@ -142,7 +142,7 @@ def handle_declaration(tx: Tx, declaration: Declaration, context: HandlerContext
     cents = _cents(totals)
     before = previous.totals_cents if previous else (0, 0, 0, 0)
     difference = tuple(new - old for new, old in zip(cents, before, strict=True))
-    period = billing_period(tx, declaration, context)
+    period = billing_period(declaration, context)
     due = payment_due(period, context.calendar, context.billing.due_skips_holidays)
     if not context.post:  # a test message: the balance it would leave
         return HandlerResult("accepted", tuple(problems), assessment=totals,

@@ -154,3 +154,15 @@ def test_adjustment_counts_from_the_release_periods_due_date_not_its_first_versi
     assert adjusted.status == "accepted"
     issue(harness, "2027-01-25T12:00:00-05:00")
     assert charged(harness, "2027-01") == Decimal("1.52")
+
+
+@pytest.mark.parametrize("received", ["2026-11-25T09:00:00-05:00", "2026-11-26T10:00:00-05:00"])
+def test_a_declaration_after_its_periods_statement_date_is_billed_in_the_next(
+        harness: Harness, received: str) -> None:
+    """The account had no activity, so the 2026-11 run issued it no statement; a declaration
+    released 2026-10-20 (period 2026-11) received on or after 2026-11-25 is billed in 2026-12,
+    due 2026-12-31, and appears on the account's first statement, 2026-12."""
+    issue(harness, "2026-11-25T08:00:00-05:00")
+    late = harness.submit(version(1, "original", "1000.00"), at=at(received))
+    assert late.payment_due.isoformat() == "2026-12-31"  # type: ignore[union-attr]
+    assert harness.scalar("SELECT period FROM ledger_entries") == "2026-12"
