@@ -32,6 +32,22 @@ def balance_differences(tx: Tx) -> list[str]:
     return findings
 
 
+def account_total_differences(tx: Tx) -> list[str]:
+    """Each account's stored total (the Balance of every Acknowledgement) against the sum of
+    its receivable legs, both ways."""
+    stored = {str(r[0]): int(r[1]) for r in tx.all(
+        "SELECT importer_account, amount_cents FROM account_totals")}
+    summed = {str(r[0]): int(r[1]) for r in tx.all(
+        "SELECT importer_account, SUM(amount_cents) FROM ledger_legs"
+        " WHERE book = 'receivable' GROUP BY importer_account")}
+    return [
+        f"account total {account}: stored {format_amount(from_cents(stored.get(account, 0)))},"
+        f" entries sum to {format_amount(from_cents(summed.get(account, 0)))}"
+        for account in sorted(set(stored) | set(summed))
+        if stored.get(account, 0) != summed.get(account, 0)
+    ]
+
+
 def outcome_differences(tx: Tx) -> list[str]:
     """Every processed message has exactly one current outcome, with an MQTT answer queued."""
     findings = [
@@ -74,5 +90,5 @@ def posting_differences(tx: Tx) -> list[str]:
 
 
 def verify(tx: Tx) -> list[str]:
-    return [*unbalanced_entries(tx), *balance_differences(tx), *outcome_differences(tx),
-            *posting_differences(tx)]
+    return [*unbalanced_entries(tx), *balance_differences(tx), *account_total_differences(tx),
+            *outcome_differences(tx), *posting_differences(tx)]

@@ -183,6 +183,16 @@ def test_verify_finds_a_tampered_balance(harness: Harness) -> None:
                         "to 1093.07"]
 
 
+def test_verify_finds_a_tampered_account_total(harness: Harness) -> None:
+    """The account's total, which every Acknowledgement's Balance is read from, is checked
+    against the entries too."""
+    harness.submit(example("declaration.xml"))
+    harness.database.transaction_sync(lambda tx: tx.execute(
+        "UPDATE account_totals SET amount_cents = amount_cents - 10000"))
+    findings = harness.database.transaction_sync(verify)
+    assert findings == ["account total 123456782RM0001: stored 993.07, entries sum to 1093.07"]
+
+
 def verify_ok(harness: Harness) -> bool:
     findings = harness.database.transaction_sync(verify)
     assert findings == []
