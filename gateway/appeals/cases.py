@@ -149,6 +149,8 @@ class CaseDesk:
         self._record(tx, case, request, state, now)
         if request.step == "decide":
             self._apply_decision(tx, case, request, now)
+        if request.step == "withdraw" and case.subtype == "refund":
+            self._settle(tx, case, now)  # offsetting waited for the request: it resumes
         updated = find_case(tx, case.case_number)
         assert updated is not None
         self._notify(tx, updated, request, now)
@@ -161,6 +163,10 @@ class CaseDesk:
             raise CaseError(f"--outcome must be one of {', '.join(OUTCOMES)}")
         if request.outcome == "denied" and request.amount is not None:
             raise CaseError("a denied case takes no --amount")
+        pays = case.case_type == "appeal" or case.subtype == "refund"
+        if request.outcome != "denied" and request.amount is None and pays:
+            raise CaseError(f"an {request.outcome} decision of this case needs --amount: what is "
+                            f"{'credited' if case.case_type == 'appeal' else 'refunded'}")
         if request.amount is not None and request.amount <= 0:
             raise CaseError("--amount must be greater than 0")
         if request.amount is not None and request.amount != request.amount.quantize(
@@ -207,17 +213,24 @@ class CaseDesk:
 
     def _extend(self, tx: Tx, case: Case, now: datetime) -> None:
         """The clock was paused while the client's information was awaited: RespondBy moves
-        by the paused time (business time for a business-day standard)."""
-        assert case.info_requested_at is not None
+        by the paused time (business time for a business-day standard), at most the client's
+        30 calendar days (after them the case may be decided on the record, and the clock
+        runs again). A pause that began after RespondBy moves nothing: the case was late."""
+        paused_at = case.info_requested_at
+        assert paused_at is not None
         if case.clock_stopped_at is not None:
             return
+        resumed_at = min(now, paused_at + timedelta(days=CLIENT_ANSWER_DAYS))
+        respond_by = case.respond_by
         standard = self.config.standards.for_kind(case.case_type)
-        if standard.unit == "business":
-            remaining = self.calendar.business_seconds_between(case.info_requested_at,
-                                                               case.respond_by)
-            respond_by = self.calendar.add_business_time(now, timedelta(seconds=remaining))
+        if paused_at >= case.respond_by:
+            pass
+        elif standard.unit == "business":
+            remaining = self.calendar.business_seconds_between(paused_at, case.respond_by)
+            respond_by = self.calendar.add_business_time(resumed_at,
+                                                         timedelta(seconds=remaining))
         else:
-            respond_by = case.respond_by + (now - case.info_requested_at)
+            respond_by = case.respond_by + (resumed_at - paused_at)
         tx.execute("UPDATE cases SET respond_by = ?, info_requested_at = NULL"
                    " WHERE case_number = ?", (respond_by.isoformat(), case.case_number))
         tx.execute("UPDATE inbox SET respond_by = ? WHERE id = ?",

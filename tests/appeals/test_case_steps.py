@@ -206,3 +206,58 @@ def test_a_received_answer_with_no_case_of_its_own_stops_its_clock(harness: Harn
     open_clocks = harness.database.transaction_sync(lambda tx: tx.all(
         "SELECT kind, message_id, role FROM inbox WHERE clock_stopped_at IS NULL"))
     assert [tuple(row) for row in open_clocks] == [("appeal", "BRK42-2026-000301", "original")]
+
+
+def test_withdrawing_a_refund_request_lets_the_credit_pay_the_debts(harness: Harness) -> None:
+    """Offsetting waits while a refund request is open; once it is withdrawn, the credit of
+    200.00 (302.50 paid against 102.50) pays the 102.50 debt posted meanwhile."""
+    harness.submit(declaration(message_id="a"))
+    harness.submit(payment(message_id="p", reference="P1", amount="302.50"))
+    case = harness.submit(example("account-request.xml")).case_number
+    assert case is not None
+    harness.submit(declaration(message_id="b", transaction="12345000003009"))
+    assert harness.scalar("SELECT amount_cents FROM balances WHERE item = ''") == -20000
+    step(harness, case, "withdraw", harness.clock[0], "account-request", note="not needed")
+    assert harness.scalar("SELECT amount_cents FROM balances WHERE item = ''") == -9750
+    assert harness.scalar("SELECT amount_cents FROM balances WHERE item = ?",
+                          "12345000003009") == 0
+    assert harness.database.transaction_sync(verify) == []
+
+
+@pytest.mark.parametrize(("case_type", "sample"), [("appeal", None),
+                                                   ("account-request", "account-request.xml")])
+def test_an_allowed_decision_needs_its_amount(harness: Harness, case_type: str,
+                                              sample: str | None) -> None:
+    """`--amount X` for allowed or partly allowed outcomes (CONTRACT section 8): what an
+    appeal credits, what a refund request pays out."""
+    case = open_appeal(harness) if sample is None else harness.submit(example(sample)).case_number
+    assert case is not None
+    for name in ("acknowledge", "review"):
+        step(harness, case, name, harness.clock[0], case_type)
+    for outcome in ("allowed", "partly"):
+        with pytest.raises(CaseError, match="needs --amount"):
+            step(harness, case, "decide", harness.clock[0], case_type, note="x", outcome=outcome)
+    step(harness, case, "decide", harness.clock[0], case_type, note="no", outcome="denied")
+
+
+def test_a_pause_moves_respond_by_at_most_30_days_and_never_after_it(harness: Harness) -> None:
+    """An account request (10 business days, RespondBy 2026-12-07 10:00) paused 2026-11-24
+    10:00 for 90 days: on resume RespondBy moves by the client's 30 calendar days only, the 9
+    business days left then counting from 2026-12-24 10:00 (12-25, 12-28 and 01-01 are
+    holidays; 12-24 10:00 to 12-29 10:00 is the first): 2027-01-11 10:00. A second request
+    paused only after its RespondBy keeps it."""
+    harness.clock[0] = at("2026-11-23T10:00:00-05:00")
+    long_pause = harness.submit(example("account-request.xml")).case_number
+    late_pause = harness.submit(example("account-request.xml").replace(
+        b"BRK42-2026-000401", b"BRK42-2026-000402")).case_number
+    assert long_pause is not None and late_pause is not None
+    for case, paused, resumed in ((long_pause, "2026-11-24T10:00:00-05:00",
+                                   "2027-02-22T10:00:00-05:00"),
+                                  (late_pause, "2026-12-08T10:00:00-05:00",
+                                   "2026-12-10T10:00:00-05:00")):
+        for name in ("acknowledge", "review"):
+            step(harness, case, name, at("2026-11-23T11:00:00-05:00"), "account-request")
+        step(harness, case, "request-info", at(paused), "account-request", note="invoice")
+        step(harness, case, "resume", at(resumed), "account-request")
+    assert find_case_now(harness, long_pause).respond_by == at("2027-01-11T10:00:00-05:00")
+    assert find_case_now(harness, late_pause).respond_by == at("2026-12-07T10:00:00-05:00")
