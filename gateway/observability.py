@@ -6,6 +6,7 @@ load balancers; anything else is 404.
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import metrics
 from gateway.config import listen_address
-from gateway.store.database import Database, Tx
+from gateway.store.database import Database, StoreUnavailable, Tx
 from gateway.systemd import notify
 
 log = structlog.get_logger("gateway.observability")
@@ -54,18 +55,36 @@ def heartbeat_interval_s() -> float:
 
 async def heartbeat(database: Database, instance: str, connected: Callable[[], bool]) -> None:
     """From the main loop: WATCHDOG=1 (a hung loop stops it, and systemd restarts us), the
-    STATUS= line with live counts, and the backlog gauges."""
+    STATUS= line with live counts, and the backlog gauges.
+
+    The watchdog is fed whatever the database does: a database locked by a command or a
+    PostgreSQL failover is waited out by the loops that use it, and must not get a running
+    daemon killed. One reading of the counts at a time; a slow one is waited for across
+    intervals and STATUS says so."""
     interval_s = heartbeat_interval_s()
+    reading: asyncio.Future[Counts] | None = None
     while True:
-        found = await database.transaction(lambda tx: counts(tx, instance))
-        metrics.BACKLOG.labels("journal").set(found.journal)
-        metrics.BACKLOG.labels("outbox").set(found.outbox)
-        metrics.DEAD_LETTERS.set(found.dead_letters)
-        link = "connected" if connected() else "reconnecting"
-        notify(f"STATUS=broker {link}; journal backlog {found.journal}; outbox backlog "
-               f"{found.outbox}; dead letters {found.dead_letters}")
         notify("WATCHDOG=1")
-        await asyncio.sleep(interval_s)
+        started = time.monotonic()
+        if reading is None:
+            reading = asyncio.ensure_future(database.transaction(lambda tx: counts(tx, instance)))
+        await asyncio.wait({reading}, timeout=interval_s)
+        link = "connected" if connected() else "reconnecting"
+        if not reading.done():
+            notify(f"STATUS=broker {link}; database busy")
+        else:
+            finished, reading = reading, None
+            try:
+                found = finished.result()
+            except StoreUnavailable as error:
+                notify(f"STATUS=broker {link}; database unavailable: {error}"[:200])
+            else:
+                metrics.BACKLOG.labels("journal").set(found.journal)
+                metrics.BACKLOG.labels("outbox").set(found.outbox)
+                metrics.DEAD_LETTERS.set(found.dead_letters)
+                notify(f"STATUS=broker {link}; journal backlog {found.journal}; outbox backlog "
+                       f"{found.outbox}; dead letters {found.dead_letters}")
+        await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - started)))
 
 
 class MetricsServer:

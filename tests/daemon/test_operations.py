@@ -300,3 +300,42 @@ def test_a_reload_gives_every_part_of_the_daemon_the_new_standards(tmp_path: Pat
         assert gateway.escalator.config.standards == fresh
     finally:
         gateway.database.close_sync()
+
+
+def test_the_watchdog_is_fed_while_the_database_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command holding the SQLite write lock for seconds (a busy timeout longer than the
+    watchdog's interval) must not get a running daemon killed: WATCHDOG=1 keeps coming and
+    STATUS says the database is busy; the counts come back when the lock goes."""
+    import asyncio  # noqa: PLC0415
+
+    from gateway.observability import heartbeat  # noqa: PLC0415
+    from gateway.store.database import SqliteDatabase  # noqa: PLC0415
+
+    socket_path = tmp_path / "notify"
+    notified = NotifySocket(socket_path)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(socket_path))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # a ping every 0.1 s
+    database = SqliteDatabase(tmp_path / "gateway.db", busy_timeout_ms=1500)
+    holder = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    async def run_for(seconds: float) -> None:
+        beating = asyncio.create_task(heartbeat(database, "gw1", lambda: True))
+        await asyncio.sleep(seconds)
+        beating.cancel()
+
+    try:
+        asyncio.run(run_for(1.0))
+        locked = list(notified.lines)
+        holder.execute("ROLLBACK")
+        asyncio.run(run_for(0.5))
+    finally:
+        holder.close()
+        database.close_sync()
+        notified.close()
+    assert locked.count("WATCHDOG=1") >= 8, locked
+    assert "STATUS=broker connected; database busy" in locked
+    assert any(line.startswith("STATUS=broker connected; journal backlog 0")
+               for line in notified.lines[len(locked):]), notified.lines
