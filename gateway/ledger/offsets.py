@@ -31,10 +31,15 @@ def refund_request_open(tx: Tx, importer_account: str) -> bool:
 
 
 def settle_credits(tx: Tx, importer_account: str, *, posted_at: datetime, effective_on: date,
-                   inbox_id: int | None) -> list[int]:
-    """Move transaction credits to the account and offset the account's credit; entry ids."""
+                   inbox_id: int | None, period: str | None = None,
+                   credit_cents_max: int | None = None) -> list[int]:
+    """Move transaction credits to the account and offset the account's credit; entry ids.
+
+    The entries are billed in the period of `effective_on`, the day they are posted, unless
+    `period` says otherwise (a statement's interest is offset in the statement's own period);
+    `credit_cents_max` limits how much of the credit is used."""
     entries = []
-    period = period_of(effective_on).name
+    period = period or period_of(effective_on).name
     for item, cents in negative_items(tx, importer_account):
         entries.append(post(tx, Entry(
             importer_account=importer_account, entry_type="credit-transfer", reference=item,
@@ -42,6 +47,8 @@ def settle_credits(tx: Tx, importer_account: str, *, posted_at: datetime, effect
             legs=(Leg(RECEIVABLE, item, -cents), Leg(RECEIVABLE, CREDIT_ITEM, cents)),
         )))
     credit = -(item_balance_cents(tx, importer_account, CREDIT_ITEM) or 0)
+    if credit_cents_max is not None:
+        credit = min(credit, credit_cents_max)
     if credit <= 0 or refund_request_open(tx, importer_account):
         return entries  # most postings: no credit, so no need to look for a refund request
     for debt in newest_debts(tx, importer_account):

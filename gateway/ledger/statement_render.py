@@ -1,5 +1,6 @@
 """A statement of account as text, XML (schemas/statement.xsd), HTML and PDF."""
 
+from decimal import Decimal
 from html import escape
 
 from lxml import etree
@@ -14,6 +15,10 @@ ENTRY_NAMES = {
     "payment": "Payment", "offset": "Offset of credit", "credit-transfer": "Credit from",
     "interest": "Interest on", "appeal-credit": "Appeal allowed", "refund": "Refund",
 }
+REFERENCE_WIDTH = 26
+APPLIED_WIDTH = 44
+OWING_WIDTH = 55
+"""Text columns, in characters; a longer reference or item goes on into the next lines."""
 
 
 def _applied(item: str) -> str:
@@ -26,6 +31,31 @@ def _entry_name(entry_type: str) -> str:
 
 def _money(amount: object) -> str:
     return format_amount(amount)  # type: ignore[arg-type]
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """`text` in pieces of at most `width` characters, each but the last broken after a colon
+    where there is one (items read `interest:{transaction}:{period}`), so a long reference is
+    continued on the next line, never cut."""
+    pieces = []
+    while len(text) > width:
+        cut = text.rfind(":", 0, width) + 1 or width
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text]
+
+
+def summary_lines(statement: Statement) -> list[tuple[str, str, Decimal]]:
+    """The summary in every format: (XML element, label, amount); opening + charges + interest
+    - payments - credits + refunds = closing."""
+    summary = statement.summary
+    return [
+        ("Charges", "Charges (assessments, corrections, adjustments)", summary.charges),
+        ("Interest", "Interest charged", summary.interest),
+        ("Payments", "Payments received", summary.payments),
+        ("Credits", "Credits (lower assessments, appeals allowed)", summary.credits),
+        ("Refunds", "Refunds of credit paid out", summary.refunds),
+    ]
 
 
 def as_text(statement: Statement) -> str:
@@ -43,20 +73,24 @@ def as_text(statement: Statement) -> str:
     ]
     for line in statement.lines:
         name = ENTRY_NAMES.get(line.entry_type, line.entry_type)
-        lines.append(f"{line.posted_on!s:<11}{name:<20}{line.reference[:26]:<27}"
-                     f"{_money(line.amount):>16}")
+        first, *rest = _wrapped(line.reference, REFERENCE_WIDTH)
+        lines.append(f"{line.posted_on!s:<11}{name:<20}{first:<27}{_money(line.amount):>16}")
+        lines += [f"{'':<31}{piece}" for piece in rest]
         for item, amount in line.allocations:
-            lines.append(f"{'':<13}{_applied(item)[:45]:<45}{_money(amount):>16}")
+            first, *rest = _wrapped(_applied(item), APPLIED_WIDTH)
+            lines.append(f"{'':<13}{first:<45}{_money(amount):>16}")
+            lines += [f"{'':<15}{piece}" for piece in rest]
+    lines.append("")
+    lines += [f"{label:<58}{_money(amount):>16}" for _, label, amount in summary_lines(statement)]
     lines += [
-        "",
-        f"{'Charges this period':<58}{_money(statement.charges):>16}",
-        f"{'  of which interest':<58}{_money(statement.interest):>16}",
-        f"{'Payments this period':<58}{_money(statement.payments):>16}",
         f"{'Closing balance (negative: a credit)':<58}{_money(statement.closing):>16}",
         "",
         "Owing by transaction:",
     ]
-    lines += [f"  {item:<56}{_money(amount):>16}" for item, amount in statement.owing_by_item]
+    for item, amount in statement.owing_by_item:
+        first, *rest = _wrapped(item, OWING_WIDTH)
+        lines.append(f"  {first:<56}{_money(amount):>16}")
+        lines += [f"{'':<4}{piece}" for piece in rest]
     security = statement.security
     if security is not None:
         lines += [
@@ -99,9 +133,8 @@ def as_xml(statement: Statement) -> bytes:
             applied = etree.SubElement(entry, "{" + STATEMENT_NAMESPACE + "}AppliedTo")
             _add(applied, "Item", item)
             _add(applied, "Amount", _money(amount))
-    _add(root, "Charges", _money(statement.charges))
-    _add(root, "Interest", _money(statement.interest))
-    _add(root, "Payments", _money(statement.payments))
+    for element, _, amount in summary_lines(statement):
+        _add(root, element, _money(amount))
     _add(root, "ClosingBalance", _money(statement.closing))
     for item, amount in statement.owing_by_item:
         owing = etree.SubElement(root, "{" + STATEMENT_NAMESPACE + "}Owing")
@@ -138,6 +171,8 @@ def as_html(statement: Statement) -> str:
                     f"<td class=n>{_money(check.required)}</td></tr><tr><td>Registered</td>"
                     f"<td class=n>{_money(check.registered)}</td></tr><tr><td>Status</td>"
                     f"<td>{flag}</td></tr></table>")
+    summary = "".join(f"<tr><td>{escape(label)}</td><td class=n>{_money(amount)}</td></tr>"
+                      for _, label, amount in summary_lines(statement))
     period = statement.period
     issued = (f"issued {statement.issued_at:%Y-%m-%d}" if statement.issued_at
               else "preview, not issued yet")
@@ -151,10 +186,7 @@ def as_html(statement: Statement) -> str:
         f"Statement date {statement.statement_date}. <b>Payment due {statement.due_date}</b>.</p>"
         f"<table><tr><td>Opening balance</td><td class=n>{_money(statement.opening)}</td></tr>"
         "</table><table><tr><th>Date</th><th>Entry</th><th>Reference</th><th>Amount</th></tr>"
-        f"{rows}</table><table>"
-        f"<tr><td>Charges</td><td class=n>{_money(statement.charges)}</td></tr>"
-        f"<tr><td>of which interest</td><td class=n>{_money(statement.interest)}</td></tr>"
-        f"<tr><td>Payments</td><td class=n>{_money(statement.payments)}</td></tr>"
+        f"{rows}</table><table>{summary}"
         f"<tr><td><b>Closing balance</b></td><td class=n><b>{_money(statement.closing)}</b></td>"
         f"</tr></table><h2>Owing by transaction</h2><table>{owing}</table>{security}"
         "</body></html>\n"
