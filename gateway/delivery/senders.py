@@ -25,6 +25,8 @@ from gateway.transport.mqtt import Link, LinkDown, PublishRefused
 SMTP_TIMEOUT_S = 30.0
 SMTP_POOL_SIZE = 4
 """Connections kept open to the SMTP server: one stalled conversation holds only one."""
+SMTP_QUIT_S = 2.0
+"""How long a stopping daemon waits for the SMTP server to answer QUIT."""
 
 
 class TemporaryFailure(Exception):
@@ -169,19 +171,31 @@ class SmtpSender:
                 _discard(client)
                 failure = PermanentFailure if error.code >= 500 else TemporaryFailure
                 raise failure(f"smtp {error.code}: {error.message}") from error
+            except aiosmtplib.SMTPRecipientsRefused as error:  # each refusal has its code
+                _discard(client)
+                refusals = error.recipients
+                permanent = bool(refusals) and all(item.code >= 500 for item in refusals)
+                failure = PermanentFailure if permanent else TemporaryFailure
+                text = "; ".join(f"{item.recipient}: {item.code} {item.message}"
+                                 for item in refusals)
+                raise failure(f"smtp recipients refused: {text}") from error
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
                 _discard(client)
                 raise TemporaryFailure(f"smtp: {type(error).__name__}: {error}") from error
             self._idle.append(client)
 
     async def close(self) -> None:
+        """QUIT on the idle connections, all at once and for at most SMTP_QUIT_S: a server
+        that does not answer must not hold the daemon's stop past systemd's TimeoutStopSec."""
         idle, self._idle = self._idle, []
-        for client in idle:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                    client.close()
+        await asyncio.gather(*(_quit(client) for client in idle if client.is_connected))
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await asyncio.wait_for(client.quit(), SMTP_QUIT_S)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        client.close()
 
 
 def _discard(client: aiosmtplib.SMTP | None) -> None:

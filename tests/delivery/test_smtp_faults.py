@@ -101,6 +101,41 @@ def test_refusal_after_all_attempts_is_dead(harness: Harness) -> None:
     assert final_states(harness) == {"dead"}
 
 
+def test_a_recipient_refused_with_550_is_dead_at_once(harness: Harness,
+                                                     mail_server: MailServer) -> None:
+    """A permanent refusal at RCPT TO (550: no such mailbox) is not retried: each row to that
+    address is dead after its first attempt (the operators are alerted of a dead delivery)."""
+    queue_two(harness)
+    refused = "edi@broker42.example"
+    mail_server.handler.refused.add(refused)
+    drain_until_settled(harness, SmtpSender(SmtpSettings(url=mail_server.url, start_tls=False)))
+    rows = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT recipient, status, attempts FROM outbox WHERE channel = 'email'"))
+    assert [(str(r[0]), str(r[1]), int(r[2])) for r in rows] == [(refused, "dead", 1)] * 2
+
+
+def test_closing_does_not_wait_long_for_a_server_that_does_not_answer_quit(
+        harness: Harness, mail_server: MailServer) -> None:
+    """A stopping daemon says QUIT on its idle connections at once and waits at most
+    SMTP_QUIT_S for the answers, so a silent server cannot hold the stop past systemd's
+    TimeoutStopSec (four connections, each QUIT left unanswered for 30 s)."""
+    import time  # noqa: PLC0415
+
+    from gateway.delivery.senders import SMTP_QUIT_S  # noqa: PLC0415
+
+    mail_server.handler.quit_stall_s = 30.0
+    sender = SmtpSender(SmtpSettings(url=mail_server.url, start_tls=False))
+
+    async def scenario() -> float:
+        clients = [await sender._take() for _ in range(4)]
+        sender._idle.extend(clients)
+        started = time.monotonic()
+        await sender.close()
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < SMTP_QUIT_S + 1.0
+
+
 def test_starttls_with_authentication(harness: Harness,
                                       certificate_authority: trustme.CA) -> None:
     """STARTTLS with a certificate checked against the trusted CA, then AUTH."""

@@ -38,7 +38,23 @@ class Handler:
     "stall" waits `stall_s` without answering, "drop" keeps the message and hangs up."""
     stall_s: float = 5.0
     logins: list[str] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+    """Recipients refused at RCPT TO with 550."""
+    quit_stall_s: float = 0.0
+    """How long QUIT waits for its answer."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_QUIT(self, server: Any, session: Any,  # noqa: N802
+                          envelope: Any) -> str:
+        await asyncio.sleep(self.quit_stall_s)
+        return "221 Bye"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any,  # noqa: N802
+                          address: str, rcpt_options: list[str]) -> str:
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self.lock:
