@@ -12,7 +12,10 @@ from gateway.commands.ledger import open_existing_database
 from gateway.config import Config
 from gateway.store.database import Tx
 
-BACKUP_PAGES_PER_STEP = 1024
+BACKUP_ALL_PAGES = -1
+"""The whole database in one step, under one read transaction: in WAL mode the daemon keeps
+writing meanwhile, and the copy is of one moment. Copied in steps, every commit of the daemon
+between two steps would start the copy again, and under traffic it never ends."""
 
 
 def backup(config: Config, destination: Path) -> int:
@@ -32,7 +35,7 @@ def backup(config: Config, destination: Path) -> int:
         target = sqlite3.connect(destination)
         os.chmod(destination, stat.S_IRUSR | stat.S_IWUSR)
         try:
-            source.backup(target, pages=BACKUP_PAGES_PER_STEP)
+            source.backup(target, pages=BACKUP_ALL_PAGES)
             target.execute("PRAGMA journal_mode = DELETE")
         finally:
             target.close()

@@ -65,3 +65,47 @@ def test_a_resend_stores_no_second_copy(harness: Harness) -> None:
         "SELECT role, payload IS NULL FROM inbox ORDER BY id"))
     assert stored == [("original", 0), ("resend", 1)]
     harness.close()
+
+
+def test_backup_finishes_while_the_daemon_keeps_committing(harness: Harness,
+                                                           tmp_path: Path) -> None:
+    """A database of 10,000 pages (40 MB) is copied while another connection commits every
+    5 ms, as a daemon under traffic does: the copy finishes, of one moment, and is whole
+    (copied 1,024 pages a step, each commit restarted it, and it never finished)."""
+    import sqlite3  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from gateway.commands.data import backup  # noqa: PLC0415
+
+    harness.close()
+    path = tmp_path / "gateway.db"
+    with sqlite3.connect(path) as filler:
+        filler.execute("PRAGMA journal_mode = WAL")  # as the daemon keeps it
+        filler.execute("CREATE TABLE filler (data BLOB)")
+        filler.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,)] * 10000)
+    stop = threading.Event()
+
+    def keep_committing() -> None:
+        writer = sqlite3.connect(path, isolation_level=None)
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            writer.execute("INSERT INTO filler VALUES (x'00')")
+            time.sleep(0.005)
+        writer.close()
+
+    writing = threading.Thread(target=keep_committing)
+    writing.start()
+    try:
+        time.sleep(0.1)
+        config = build_config({"database": {"url": f"sqlite:///{path}"}})
+        started = time.monotonic()
+        assert backup(config, tmp_path / "copy.db") == 0
+        assert time.monotonic() - started < 20
+        assert writing.is_alive(), "copied while the writer was still committing"
+    finally:
+        stop.set()
+        writing.join(timeout=40)
+    with sqlite3.connect(tmp_path / "copy.db") as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT COUNT(*) FROM filler").fetchone()[0] >= 10000
