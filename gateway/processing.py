@@ -399,13 +399,13 @@ def reference_of(checked: Checked, result: HandlerResult) -> str | None:
 def stops_clock(entry: JournalEntry, outcome: Outcome) -> bool:
     """Whether delivering `outcome` stops `entry`'s service-standard clock.
 
-    A final outcome does. `received` does too when no case of this message will stop it: a
-    Test appeal or account request opens no case, and a re-send's case is its original's (the
-    re-send has its own clock, and its answer is all it will get)."""
-    if outcome.final:
+    A final outcome does. A re-send's answer does, whatever it says: the message's deadline
+    is its original's, which a case or a replay (of a `deferred` original) answers, and the
+    re-send's answer is all it will get. `received` does too when no case will stop it: a
+    Test appeal or account request opens none."""
+    if outcome.final or entry.role == "resend":
         return True
-    return outcome.status == "received" and (outcome.case_number is None
-                                             or entry.role == "resend")
+    return outcome.status == "received" and outcome.case_number is None
 
 
 def response_topic(sender: str, requested: str | None) -> str:

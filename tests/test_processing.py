@@ -204,3 +204,12 @@ def test_internal_failure_is_dead_lettered_as_deferred(harness: Harness,
     assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 0
     assert harness.scalar("SELECT status FROM inbox") == "deferred"
     assert harness.scalar("SELECT final FROM outbox WHERE channel = 'mqtt'") == 0
+    resent = harness.submit(example("declaration.xml"))
+    assert resent.status == "deferred" and codes(resent) == ["GW001", "DUP001"]
+    finals = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT inbox.role, outbox.final FROM outbox JOIN outcomes ON outcomes.id ="
+        " outbox.outcome_id JOIN inbox ON inbox.id = outcomes.inbox_id"
+        " WHERE outbox.channel = 'mqtt' ORDER BY outbox.id"))
+    # the message's deadline runs on with the original, which its replay answers; the
+    # re-send's own clock stops with the answer it gets
+    assert [tuple(row) for row in finals] == [("original", 0), ("resend", 1)]
