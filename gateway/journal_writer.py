@@ -5,6 +5,7 @@ with backoff while the broker keeps the messages.
 """
 
 import asyncio
+import functools
 from collections.abc import Callable
 from datetime import datetime
 
@@ -45,11 +46,12 @@ class JournalWriter:
     def _respond_by(self, kind: Kind, received_at: datetime) -> datetime:
         return respond_by(self.calendar, self.standards().for_kind(kind), received_at)
 
-    def _journal_batch(self, tx: Tx, arrivals: list[Arrival]) -> list[Journalled]:
+    def _journal_batch(self, tx: Tx, arrivals: list[Arrival],
+                       retrying: bool = False) -> list[Journalled]:
         results = [
             journal(tx, arrival, instance=self.config.gateway.id,
                     max_payload_bytes=self.config.gateway.max_message_bytes,
-                    respond_by=self._respond_by)
+                    respond_by=self._respond_by, retrying=retrying)
             for arrival in arrivals
         ]
         crash_point("before-journal-commit")
@@ -76,12 +78,12 @@ class JournalWriter:
 
     async def _commit(self, arrivals: list[Arrival]) -> list[Journalled]:
         wait_s = 0.1
+        batch = functools.partial(self._journal_batch, arrivals=arrivals, retrying=False)
         while True:
             try:
-                return await self.database.transaction(
-                    lambda tx: self._journal_batch(tx, arrivals)
-                )
+                return await self.database.transaction(batch)
             except StoreUnavailable as error:
                 log.warning("journal commit failed, retrying", error=str(error), retry_in_s=wait_s)
                 await asyncio.sleep(wait_s)
                 wait_s = min(wait_s * 2, JOURNAL_RETRY_S_MAX)
+                batch = functools.partial(self._journal_batch, arrivals=arrivals, retrying=True)

@@ -162,10 +162,23 @@ class Processor:
         """One attempt; its error, if any, is kept for the dead-letter record."""
         try:
             poison_point(entry.message_id)
-            return await self.database.transaction(lambda tx: self._work(tx, entry))
+            return await self.database.transaction(lambda tx: self._work_if_pending(tx, entry))
         except Exception as error:
             errors.append(f"{type(error).__name__}: {error}"[:2000])
             raise
+
+    def _work_if_pending(self, tx: Tx, entry: JournalEntry) -> Outcome:
+        """`_work`, unless the message has its outcome already: a batch whose COMMIT reached
+        PostgreSQL but whose reply was lost with the connection raised StoreUnavailable after
+        recording it. Processing it again would answer it twice (and a declaration the second
+        time with DEC002)."""
+        row = tx.one("SELECT status FROM inbox WHERE id = ?", (entry.id,))
+        if row is not None and row[0] != "pending":
+            current = tx.one("SELECT facts FROM outcomes WHERE inbox_id = ? AND superseded = 0",
+                             (entry.id,))
+            if current is not None:
+                return from_json(str(current[0]))
+        return self._work(tx, entry)
 
     def _work(self, tx: Tx, entry: JournalEntry) -> Outcome:
         """Check one journalled message and apply it: its outcome, recorded with its

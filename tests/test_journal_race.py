@@ -1,9 +1,11 @@
-"""Gateways sharing a PostgreSQL subscription can journal the same message key at the same
-moment (a partner's re-send lands on another instance before the first commits): the second
-becomes a re-send of the first, not an error that stops its daemon."""
+"""The journal when commits race or their replies are lost. Gateways sharing a PostgreSQL
+subscription can journal the same message key at the same moment (a partner's re-send lands on
+another instance before the first commits): the second becomes a re-send of the first, not an
+error that stops its daemon. A commit whose reply was lost is not journalled twice."""
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from support.pipeline import declaration
@@ -48,3 +50,38 @@ def test_two_instances_journalling_one_key_at_once(postgres_url: str) -> None:
         second.close_sync()
     assert results["gw1"].role == "original"
     assert results["gw2"].role == "resend"
+
+
+def test_a_journal_commit_whose_reply_is_lost_is_not_journalled_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal commit reached the database but its reply was lost (StoreUnavailable after
+    COMMIT): the retry finds the arrival's row instead of filing the same publish again as a
+    re-send, which would be answered a second time with DUP001."""
+    import asyncio  # noqa: PLC0415
+
+    from support.pipeline import Harness  # noqa: PLC0415
+
+    from gateway.journal_writer import JournalWriter  # noqa: PLC0415
+    from gateway.store.database import StoreUnavailable  # noqa: PLC0415
+
+    harness = Harness.open(f"sqlite:///{tmp_path}/gateway.db", tmp_path / "state")
+    real = harness.database.transaction
+    calls = []
+
+    async def commit_then_lose_the_reply(work):  # type: ignore[no-untyped-def]
+        result = await real(work)
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreUnavailable("injected: connection lost after COMMIT")
+        return result
+
+    monkeypatch.setattr(harness.database, "transaction", commit_then_lose_the_reply)
+    writer = JournalWriter(harness.database, harness.config, harness.processor.calendar,
+                           lambda: harness.config.standards, asyncio.Event())
+    arrival = Arrival("BRK42", "carm/v1/in/BRK42", declaration(message_id="lost-1"), RECEIVED)
+    try:
+        [journalled] = asyncio.run(writer._commit([arrival]))
+        assert journalled.role == "original"
+        assert harness.scalar("SELECT COUNT(*) FROM inbox") == 1
+    finally:
+        harness.close()

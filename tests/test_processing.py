@@ -186,6 +186,29 @@ def test_messages_without_message_id_dedup_on_the_hash(harness: Harness) -> None
     assert codes(again) == ["XML001", "DUP001"]
 
 
+def test_a_batch_whose_commit_reply_is_lost_is_not_processed_again(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL can commit a batch and lose the connection before the reply: the batch
+    looks failed. Its messages, retried one by one, keep the outcome they have; they are not
+    processed again (a declaration would be answered a second time, rejected with DEC002)."""
+    real = harness.database.transaction
+    calls = []
+
+    async def commit_then_lose_the_reply(work):  # type: ignore[no-untyped-def]
+        result = await real(work)
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreUnavailable("injected: connection lost after COMMIT")
+        return result
+
+    monkeypatch.setattr(harness.database, "transaction", commit_then_lose_the_reply)
+    outcome = harness.submit(example("declaration.xml"))
+    assert outcome.status == "accepted" and codes(outcome) == []
+    assert harness.scalar("SELECT COUNT(*) FROM outcomes") == 1
+    assert harness.scalar("SELECT COUNT(*) FROM outbox WHERE channel = 'mqtt'") == 1
+    assert harness.scalar("SELECT COUNT(*) FROM ledger_entries") == 1
+
+
 def test_internal_failure_is_dead_lettered_as_deferred(harness: Harness,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A handler that keeps failing ends as `deferred` with GW001 and a dead letter; nothing

@@ -91,10 +91,18 @@ def oversize_head(payload: bytes, syntax: str) -> bytes | None:
 
 
 def journal(tx: Tx, arrival: Arrival, *, instance: str, max_payload_bytes: int,
-            respond_by: Callable[[Kind, datetime], datetime]) -> Journalled:
-    """Append one arrival; a broker redelivery of a journalled message adds nothing."""
+            respond_by: Callable[[Kind, datetime], datetime],
+            retrying: bool = False) -> Journalled:
+    """Append one arrival; a broker redelivery of a journalled message adds nothing.
+
+    `retrying`: an earlier commit of this arrival failed, perhaps only in its reply (PostgreSQL
+    can commit and then lose the connection): if its row is there, it is the answer."""
     digest = content_hash(arrival.payload)
     key = message_key(arrival.payload, digest)
+    if retrying:
+        journalled = _journalled_before(tx, arrival, key, digest)
+        if journalled is not None:
+            return journalled
     for _ in range(2):
         journalled = _append(tx, arrival, key, digest, instance=instance,
                              max_payload_bytes=max_payload_bytes, respond_by=respond_by)
@@ -141,6 +149,17 @@ def _append(tx: Tx, arrival: Arrival, key: str, digest: str, *, instance: str,
          stored_time(respond_by(kind, arrival.received_at)), instance),
     )
     return None if row is None else Journalled(int(row[0]), role)
+
+
+def _journalled_before(tx: Tx, arrival: Arrival, key: str, digest: str) -> Journalled | None:
+    """The row of this very arrival (same key, bytes and moment of receipt), if a commit that
+    looked failed had written it. Only after a failed commit: this looks past the indexes."""
+    row = tx.one(
+        "SELECT id, role FROM inbox WHERE sender = ? AND message_key = ? AND content_hash = ?"
+        " AND received_at = ? AND role <> 'part'",
+        (arrival.topic_sender, key, digest, stored_time(arrival.received_at)),
+    )
+    return None if row is None else Journalled(int(row[0]), row[1])
 
 
 def _conflict_journalled(tx: Tx, original_id: int, digest: str) -> bool:
