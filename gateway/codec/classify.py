@@ -19,7 +19,11 @@ a longer one is no key, rather than cut to a shorter one that another interchang
 _FIRST_NOT_BLANK = re.compile(rb"[^ \t\r\n]")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _BETWEEN_SEGMENTS = "\r\n"
-_MESSAGE_ID = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?MessageID>\s*([A-Za-z0-9._:/-]{1,64})\s*<")
+_MESSAGE_ID = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?MessageID(?:\s[^>]*)?>"  # white space or attributes in the tag
+    rb"\s*(?:<!\[CDATA\[)?\s*([A-Za-z0-9._:/-]{1,64})\s*(?:\]\]>)?\s*<")
+_COMMENT = re.compile(rb"<!--.*?(?:-->|\Z)", re.DOTALL)
+"""A comment, or an unclosed one up to the end of the head: what it holds is no MessageID."""
 _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s>/]")
 
 
@@ -76,7 +80,7 @@ def scan_message_id(payload: bytes) -> str | None:
     head = scan_head(payload)
     syntax = _syntax_of_head(head)
     if syntax == "xml":
-        match = _MESSAGE_ID.search(head)
+        match = _MESSAGE_ID.search(_COMMENT.sub(b"", head) if b"<!--" in head else head)
         return match[1].decode("ascii") if match else None
     if syntax == "edifact":
         segments = _segments(head)

@@ -28,6 +28,9 @@ from gateway.validation.problems import Problem, problem
 
 NAMESPACE = "urn:carm-gateway:message:1"
 SCHEMA_FILE = "messages.xsd"
+SCHEMA_PROBLEMS_MAX = 100
+"""SCH001 problems listed, then one saying how many more: an answer must stay deliverable
+(a 1 MB document can hold 100,000 violations), as EDIFACT's problems are capped."""
 REPEATING_ELEMENTS = frozenset({"Line", "Allocation", "Problem"})
 """Elements whose paths always carry a 1-based position, e.g. /Declaration/Line[2]/Value."""
 
@@ -99,13 +102,29 @@ def validate_schema(root: etree._Element) -> list[Problem]:
         return []
     problems = []
     tree = root.getroottree()
-    for entry in cast(Iterable[etree._LogEntry], schema.error_log):
-        found = tree.xpath(entry.path) if entry.path else []
-        target = found[0] if isinstance(found, list) and found else None
-        path = element_path(target) if isinstance(target, etree._Element) else None
+    entries = list(cast(Iterable[etree._LogEntry], schema.error_log))
+    for entry in entries[:SCHEMA_PROBLEMS_MAX]:
+        target = _element_at(tree, entry.path)
+        path = element_path(target) if target is not None else None
         text = entry.message.replace(_NS, "")
         problems.append(problem("SCH001", text, path=path, line=entry.line or None))
+    if len(entries) > SCHEMA_PROBLEMS_MAX:
+        more = len(entries) - SCHEMA_PROBLEMS_MAX
+        problems.append(problem("SCH001", f"{more} more schema problems not listed"))
     return problems
+
+
+def _element_at(tree: etree._ElementTree, path: str | None) -> etree._Element | None:
+    """The element libxml2's error path names; None when there is no path or it cannot be
+    evaluated (an element of a foreign namespace shows in it with an undeclared prefix)."""
+    if not path:
+        return None
+    try:
+        found = tree.xpath(path)
+    except etree.XPathError:
+        return None
+    target = found[0] if isinstance(found, list) and found else None
+    return target if isinstance(target, etree._Element) else None
 
 
 def source_lines(root: etree._Element) -> dict[str, int]:

@@ -95,6 +95,10 @@ def check_encoding(payload: bytes) -> Problem | None:
             declared = encoding[1].decode("ascii")
             text = f"declared encoding {declared}; only UTF-8 is accepted"
             return problem("XML001", text, line=1)
+    nul = body.find(b"\x00")
+    if nul >= 0:  # never in XML; UTF-16 or UTF-32 without a byte order mark is full of them
+        text = f"NUL byte at byte {nul}: not UTF-8 (UTF-16 or UTF-32 without a byte order mark?)"
+        return problem("XML001", text, line=_line_at(body, nul))
     if body.isascii():  # ASCII is UTF-8, and is checked many times faster
         return None
     try:

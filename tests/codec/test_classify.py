@@ -106,6 +106,28 @@ def test_message_id_beyond_the_scan_limit_is_not_found() -> None:
     assert scan_message_id(payload) is None
 
 
+@pytest.mark.parametrize("element", [
+    b"<MessageID >D-2</MessageID>",
+    b'<MessageID xmlns="urn:carm-gateway:message:1">D-2</MessageID>',
+    b"<MessageID><![CDATA[D-2]]></MessageID>",
+    b"<MessageID>\n  D-2\n</MessageID>",
+])
+def test_message_id_written_any_way_the_parser_reads_it_is_the_key(element: bytes) -> None:
+    """White space or attributes in the tag, CDATA, white space around the value: the key is
+    the MessageID the parser will read, so the same MessageID cannot dodge dedup."""
+    payload = b'<Payment xmlns="urn:carm-gateway:message:1"><Header>' + element + \
+        b"<Sender>BRK42</Sender></Header></Payment>"
+    assert scan_message_id(payload) == "D-2"
+
+
+def test_a_message_id_inside_a_comment_is_not_the_key() -> None:
+    """A comment before the Header is not the MessageID (it would fake another message's key
+    and get that one a false DUP002)."""
+    payload = b'<Payment xmlns="urn:carm-gateway:message:1"><!-- <MessageID>D-9</MessageID> -->' \
+        b"<Header><MessageID>D-1</MessageID></Header></Payment>"
+    assert scan_message_id(payload) == "D-1"
+
+
 @pytest.mark.parametrize("message_id", ["", "has space", "x" * 65, "semi;colon"])
 def test_message_id_of_the_wrong_form_is_not_a_key(message_id: str) -> None:
     """Only [A-Za-z0-9._:/-]{1,64} is a MessageID; anything else falls back to the hash key."""

@@ -132,6 +132,21 @@ def test_hostile_foreign_files_are_refused_with_sch001(name: str) -> None:
     assert codes_of_check((HOSTILE / name).read_bytes()) == ["SCH001"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_utf16_and_utf32_without_a_byte_order_mark_are_xml001(encoding: str,
+                                                               tmp_path: Path) -> None:
+    """Without a byte order mark UTF-16 and UTF-32 look like ASCII with NUL bytes, and libxml2
+    would read them by itself, DOCTYPE and external entities included (a file on disk read
+    through a parameter entity): refused as not UTF-8 before any parsing."""
+    secret = tmp_path / "secret.dtd"
+    secret.write_text('<!ENTITY leak "read">', encoding="utf-8")
+    text = f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY % x SYSTEM "{secret}"> %x;]>' \
+           '<Declaration xmlns="urn:carm-gateway:message:1"/>'
+    payload = text.encode(encoding)
+    assert refusal(payload) == [("XML001", 1)]
+    assert codes_of_check(payload) == ["XML001"]
+
+
 def test_doctype_line_is_the_line_of_the_doctype() -> None:
     """The XML002 of a DOCTYPE names the line it starts on."""
     payload = (EXAMPLES / "invalid-xml002-doctype.xml").read_bytes()

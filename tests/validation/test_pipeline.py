@@ -438,3 +438,28 @@ def test_whitespace_between_elements_is_dropped_but_whitespace_content_is_kept()
     assert (found.code, found.path, found.line) == (
         "SCH001", "/Declaration/Line[1]/Description", line)
     assert "'   '" in found.text
+
+
+def test_an_element_of_a_foreign_namespace_is_sch001_not_a_failure() -> None:
+    """libxml2 names an element of another namespace with a prefix its error path does not
+    declare: the problem is SCH001 at the nearest path we can give, never an exception."""
+    payload = (EXAMPLES / "payment.xml").read_bytes().replace(
+        b"</Header>", b'<e:Foo xmlns:e="urn:evil"/></Header>')
+    checked = check(payload, settings=CheckSettings(), sending=None,
+                    received_at=ON_TIME, calendar=CALENDAR)
+    assert [p.code for p in checked.problems] == ["SCH001"]
+
+
+def test_schema_problems_are_capped() -> None:
+    """100 SCH001 problems, then one saying how many more: 5,000 stray attributes give an
+    answer that stays deliverable."""
+    from gateway.codec.xml_documents import SCHEMA_PROBLEMS_MAX  # noqa: PLC0415
+
+    attributes = b" ".join(b'a%d="x"' % number for number in range(5000))
+    payload = (EXAMPLES / "payment.xml").read_bytes().replace(
+        b"<Payment ", b"<Payment " + attributes + b" ", 1)
+    checked = check(payload, settings=CheckSettings(), sending=None,
+                    received_at=ON_TIME, calendar=CALENDAR)
+    assert len(checked.problems) == SCHEMA_PROBLEMS_MAX + 1
+    assert checked.problems[-1].text == f"{5000 - SCHEMA_PROBLEMS_MAX} more schema problems " \
+                                        "not listed"
