@@ -5,6 +5,7 @@ with a CONTRL and journals each UNH message as an entry of its own (a `part`), w
 its own outcome, deadline and email, answered as CUSRES (declarations) or APERAK (payments).
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -26,6 +27,21 @@ from gateway.validation.problems import Problem, has_errors, problem
 
 KIND_OF_TYPE: dict[str, Kind] = {"CUSDEC": "declaration", "REMADV": "payment"}
 
+TOKENIZED_INTERCHANGES_MAX = 2
+"""How many tokenized interchanges are kept for reuse. Each message of an interchange is
+checked and answered on its own, each time from the interchange's bytes: tokenizing them again
+every time made an interchange of n messages cost n times its own size (26,000 messages in
+1 MB: hours on the database thread). Parts are journalled together and processed in order, so
+two are enough; each costs about 30 times its size in memory (30 MB for 1 MB)."""
+
+
+@functools.lru_cache(maxsize=TOKENIZED_INTERCHANGES_MAX)
+def tokenized(payload: bytes) -> Interchange:
+    """`tokenize(payload)`, kept for the next message of the same interchange. Keyed by the
+    bytes themselves, so it can never answer for other bytes; the Interchange is immutable
+    (frozen dataclasses of tuples), so sharing it is safe."""
+    return tokenize(payload)
+
 
 def part_key(interchange: Interchange, message: EdiMessage) -> str:
     """The MessageID of an EDIFACT message: `{UNB reference}/{UNH reference}`."""
@@ -39,7 +55,7 @@ def kind_of_message(message: EdiMessage) -> Kind:
 def check_part(payload: bytes, index: int, *, settings: CheckSettings, sending: Sending | None,
                received_at: datetime, calendar: BusinessCalendar) -> Checked:
     """Stages 3 to 8 (stateless) of one message of an interchange."""
-    interchange = tokenize(payload)
+    interchange = tokenized(payload)
     message = interchange.messages[index]
     kind = kind_of_message(message)
     key = part_key(interchange, message)
@@ -84,7 +100,7 @@ def renderer(payload: bytes, part_index: int | None, *, sender: str, now: dateti
     rejected_payload_bytes_max`, only its first bytes are kept (`whole` False): its CONTRL is
     built from the envelope alone and rejects the interchange with the outcome's syntax
     problems (XML003 is 0085 code 18), whatever the cut-off bytes would have shown."""
-    interchange = tokenize(payload)
+    interchange = tokenized(payload)
     if part_index is None:
         if not whole:
             interchange = replace(interchange, messages=(), problems=())

@@ -15,7 +15,7 @@ from tenacity import wait_random_exponential as wait_jittered
 
 from gateway import metrics
 from gateway.codec.acknowledgement import render_acknowledgement
-from gateway.codec.edifact import Interchange, tokenize
+from gateway.codec.edifact import Interchange
 from gateway.config import Config
 from gateway.delivery.email_content import header_message_id, render_email
 from gateway.edifact_flow import (
@@ -25,6 +25,7 @@ from gateway.edifact_flow import (
     kind_of_message,
     part_key,
     renderer,
+    tokenized,
 )
 from gateway.faults import crash_point, poison_point
 from gateway.handling import HandlerContext, HandlerResult, next_number
@@ -201,7 +202,7 @@ class Processor:
         if payload is None:
             raise RuntimeError(f"the bytes of EDIFACT entry {entry.id} are not stored")
         if entry.role == "original":
-            return self._interchange(tx, entry, tokenize(payload))
+            return self._interchange(tx, entry, tokenized(payload))
         if parent_role_of(tx, entry) == "resend":
             return self._resend_part(tx, entry)
         assert entry.part_index is not None
@@ -315,7 +316,7 @@ class Processor:
         if entry.syntax == "edifact" and original.status == "accepted":
             payload = stored_bytes(tx, entry)
             if payload is not None:
-                self._add_parts(tx, entry, tokenize(payload))
+                self._add_parts(tx, entry, tokenized(payload))
         return outcome
 
     def _defer(self, tx: Tx, entry: JournalEntry, error: Exception, errors: list[str]) -> None:
@@ -325,7 +326,8 @@ class Processor:
             test=False, received_at=entry.received_at, respond_by=entry.respond_by,
             problems=(problem("GW001", "internal failure; the message will be replayed"),),
         )
-        self._record(tx, entry, outcome, identity="deferred")
+        # the failure may be in the input itself: the record of it must not fail the same way
+        self._record(tx, entry, outcome, identity="deferred", answer_required=False)
         tx.execute(
             "INSERT INTO dead_letters (inbox_id, error, attempts, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (inbox_id) DO UPDATE SET error = excluded.error,"
@@ -342,7 +344,10 @@ class Processor:
         instance = self.config.gateway.id
         return f"{instance}-{next_number(tx, f'acknowledgement:{instance}'):012d}"
 
-    def _record(self, tx: Tx, entry: JournalEntry, outcome: Outcome, identity: str) -> None:
+    def _record(self, tx: Tx, entry: JournalEntry, outcome: Outcome, identity: str,
+                *, answer_required: bool = True) -> None:
+        """The outcome with its deliveries; without `answer_required`, an MQTT answer that
+        cannot be rendered is left out (logged) instead of failing the record."""
         now = self.now()
         tx.execute("UPDATE outcomes SET superseded = 1 WHERE inbox_id = ? AND superseded = 0",
                    (entry.id,))
@@ -352,7 +357,8 @@ class Processor:
             (entry.id, outcome.acknowledgement_id, outcome.status, outcome.kind,
              outcome.reference, to_json(outcome), now.isoformat()),
         )
-        deliveries = self._mqtt_delivery(tx, entry, outcome, now)
+        deliveries = self._mqtt_delivery(tx, entry, outcome, now,
+                                         answer_required=answer_required)
         if not (entry.syntax == "edifact" and entry.role != "part"
                 and outcome.status == "accepted"):  # a sound interchange: its parts email
             deliveries += self._email_deliveries(entry, outcome, identity, now)
@@ -367,17 +373,25 @@ class Processor:
                        (oversize_head(entry.payload, entry.syntax), entry.id))
 
     def _mqtt_delivery(self, tx: Tx, entry: JournalEntry, outcome: Outcome,
-                       now: datetime) -> list[Delivery]:
+                       now: datetime, *, answer_required: bool = True) -> list[Delivery]:
         """The answer in the syntax of the input: an Acknowledgement for XML; CONTRL, CUSRES
-        or APERAK for EDIFACT (none for a message its CONTRL already rejected)."""
+        or APERAK for EDIFACT (none for a message its CONTRL already rejected, nor, without
+        `answer_required`, for one whose answer cannot be rendered)."""
         payload: bytes | None = None
         edifact_bytes = stored_bytes(tx, entry) if entry.syntax == "edifact" else None
         if edifact_bytes is not None:
             extra = [duplicate_problem(entry.message_key)] if entry.role == "conflict" else None
             whole = len(edifact_bytes) == entry.payload_bytes  # else its envelope only
-            write = renderer(edifact_bytes, entry.part_index, sender=entry.sender, now=now,
-                             extra=extra, whole=whole)
-            payload = write(outcome) if write is not None else None
+            try:
+                write = renderer(edifact_bytes, entry.part_index, sender=entry.sender, now=now,
+                                 extra=extra, whole=whole)
+                payload = write(outcome) if write is not None else None
+            except Exception as error:  # rendering is pure: nothing to roll back
+                if answer_required:
+                    raise
+                log.error("answer not rendered; the outcome is recorded without it",
+                          status=outcome.status, error=f"{type(error).__name__}: {error}"[:200])
+                return []
             if payload is None:
                 return []
         else:

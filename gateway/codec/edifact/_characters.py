@@ -48,3 +48,27 @@ def is_number(text: str) -> bool:
     """Digits 0 to 9 only, at least one: `str.isdigit` alone also takes other scripts' digits
     and superscripts, which `int` refuses."""
     return text.isascii() and text.isdigit()
+
+
+QUOTED_CHARACTERS_MAX = 40
+"""A value quoted in a problem text is cut to this many characters."""
+
+
+def whole_number(text: str, digits_max: int) -> int | None:
+    """The value of a digit string with at most `digits_max` digits after its leading zeros,
+    else None. The length is checked on the text first: `int` refuses more than 4,300 digits
+    (a ValueError), and no count or number of the contract comes near that."""
+    if not is_number(text):
+        return None
+    significant = text.lstrip("0")
+    if len(significant) > digits_max:
+        return None
+    return int(significant or "0")
+
+
+def quoted(text: str) -> str:
+    """The text as a problem quotes it: `repr`, cut to QUOTED_CHARACTERS_MAX characters with
+    the full length said, so that a huge value does not make a huge answer."""
+    if len(text) <= QUOTED_CHARACTERS_MAX:
+        return repr(text)
+    return f"{text[:QUOTED_CHARACTERS_MAX]!r}... ({len(text)} characters)"

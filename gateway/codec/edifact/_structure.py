@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gateway.codec.edifact._characters import SYNTAX_LEVELS, is_number
+from gateway.codec.edifact._characters import SYNTAX_LEVELS, is_number, quoted, whole_number
 from gateway.codec.edifact._types import (
     SUPPORTED_DIRECTORIES,
     SUPPORTED_MESSAGE_TYPES,
@@ -37,6 +37,12 @@ SEGMENT_TAGS = {
 """The segments of the message structures (directory D21A, plus GIS of D96B)."""
 
 _ENDS_A_MESSAGE = frozenset({"UNH", "UNZ", "UNB", "UNG", "UNE"})
+
+SEGMENT_COUNT_DIGITS_MAX = 10
+"""UNT 0074, the number of segments in a message, is n..10 (ISO 9735): a longer count cannot
+match, and is not converted (`int` refuses more than 4,300 digits)."""
+MESSAGE_COUNT_DIGITS_MAX = 6
+"""UNZ 0036, the interchange control count, is n..6."""
 
 
 def prepared_at(date_text: str, time_text: str) -> datetime | None:
@@ -100,11 +106,13 @@ def _tag_problem(segment: Segment, message_type: str) -> EdiProblem | None:
 def _trailer_problems(unh: Segment, unt: Segment, count: int) -> list[EdiProblem]:
     problems = []
     counted = unt.component(1, 1)
+    value = whole_number(counted, SEGMENT_COUNT_DIGITS_MAX)
     if not is_number(counted):
-        text = f"UNT number of segments (0074) {counted!r} is not a number"
+        text = f"UNT number of segments (0074) {quoted(counted)} is not a number"
         problems.append(edi_problem("EDI001", text, "12", "UNT+1", unt.number))
-    elif int(counted) != count:
-        text = f"UNT gives {int(counted)} segments (0074), the message has {count}"
+    elif value != count:
+        given = quoted(counted) if value is None else value
+        text = f"UNT gives {given} segments (0074), the message has {count}"
         problems.append(edi_problem("EDI002", text, "29", "UNT+1", unt.number))
     if unt.component(2, 1) != unh.component(1, 1):
         text = f"UNT message reference (0062) {unt.component(2, 1)!r} differs from UNH's " \
@@ -225,8 +233,8 @@ class _Walk:
         if unz.number in self.invalid_characters:
             self.add(self.invalid_characters[unz.number])
         counted = unz.component(1, 1)
-        if not is_number(counted) or int(counted) != len(self.messages):
-            text = f"UNZ gives {counted!r} messages (0036), the interchange has " \
+        if whole_number(counted, MESSAGE_COUNT_DIGITS_MAX) != len(self.messages):
+            text = f"UNZ gives {quoted(counted)} messages (0036), the interchange has " \
                    f"{len(self.messages)}"
             self.add(edi_problem("EDI002", text, "29", "UNZ+1", unz.number))
         if unz.component(2, 1) != unb.component(5, 1):

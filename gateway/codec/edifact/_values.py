@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from gateway.codec.edifact._characters import is_number
+from gateway.codec.edifact._characters import quoted, whole_number
 from gateway.codec.edifact.tokenizer import Segment
 from gateway.validation.problems import Problem, problem
 
@@ -32,36 +32,41 @@ class _Limits:
 
 _LIMITS: dict[NumberKind, _Limits] = {
     "amount": _Limits(Decimal(0), True, None, 2, 15,
-                      "an amount of 0 or more with at most 2 decimals"),
+                      "an amount of 0 or more with at most 2 decimals and 15 digits"),
     "positive-amount": _Limits(Decimal(0), False, None, 2, 15,
-                               "an amount greater than 0 with at most 2 decimals"),
+                               "an amount greater than 0 with at most 2 decimals and 15 "
+                               "digits"),
     "rate": _Limits(Decimal(0), True, Decimal(100), 4, None,
                     "a rate of 0 to 100 with at most 4 decimals"),
     "exchange-rate": _Limits(Decimal(0), False, None, 6, 15,
-                             "a rate greater than 0 with at most 6 decimals"),
+                             "a rate greater than 0 with at most 6 decimals and 15 digits"),
     "quantity": _Limits(Decimal(0), False, None, None, 18,
                         "a quantity greater than 0 with at most 18 digits"),
 }
 
 
-def _digits(value: Decimal) -> tuple[int, int]:
-    """Fraction and total digits of the value (not of its writing: 1.50 has one decimal)."""
-    _sign, digits, exponent = value.normalize().as_tuple()
-    assert isinstance(exponent, int)
-    if exponent >= 0:
-        return 0, len(digits) + exponent
-    return -exponent, max(len(digits), -exponent)
+def _digits(text: str) -> tuple[int, int]:
+    """Fraction and total digits of the value a number matching `_NUMBER` writes (not of the
+    writing: 1.50 has one decimal, 007 one digit), as the schema's fractionDigits and
+    totalDigits count them. Counted on the text, exactly: `Decimal.normalize` would round to
+    the context's 28 digits first, and let 1.00000000000000000000000000001 pass as 1."""
+    whole, _mark, fraction = text.lstrip("-").replace(",", ".").partition(".")
+    fraction = fraction.rstrip("0")
+    significant = (whole + fraction).lstrip("0")
+    return len(fraction), max(len(significant), len(fraction))
 
 
-def _fits(value: Decimal, limits: _Limits) -> bool:
-    if value < limits.low or (value == limits.low and not limits.low_inclusive):
-        return False
-    if limits.high is not None and value > limits.high:
-        return False
-    fraction, total = _digits(value)
+def _fits_digits(text: str, limits: _Limits) -> bool:
+    fraction, total = _digits(text)
     if limits.fraction_digits is not None and fraction > limits.fraction_digits:
         return False
     return limits.total_digits is None or total <= limits.total_digits
+
+
+def _fits_range(value: Decimal, limits: _Limits) -> bool:
+    if value < limits.low or (value == limits.low and not limits.low_inclusive):
+        return False
+    return limits.high is None or value <= limits.high
 
 
 def position(segment: Segment, element: int, component: int | None = None) -> str:
@@ -114,11 +119,16 @@ class Reader:
             self.invalid(segment, element, component, f"{name} is missing")
             return None
         if _NUMBER.fullmatch(value) is None:
-            self.invalid(segment, element, component, f"{name} {value!r} is not a number")
+            self.invalid(segment, element, component, f"{name} {quoted(value)} is not a number")
+            return None
+        if not _fits_digits(value, limits):  # before any arithmetic, which would round
+            self.invalid(segment, element, component,
+                         f"{name} {quoted(value)} is not {limits.wording}")
             return None
         number = Decimal(value.replace(",", "."))
-        if not _fits(number, limits):
-            self.invalid(segment, element, component, f"{name} {value} is not {limits.wording}")
+        if not _fits_range(number, limits):
+            self.invalid(segment, element, component,
+                         f"{name} {quoted(value)} is not {limits.wording}")
             return None
         return number
 
@@ -126,11 +136,12 @@ class Reader:
                 high: int) -> int | None:
         """A mandatory whole number from 1 to `high`."""
         value = segment.component(element, component)
-        if not is_number(value) or not 1 <= int(value) <= high:
+        number = whole_number(value, len(str(high)))
+        if number is None or not 1 <= number <= high:
             self.invalid(segment, element, component,
-                         f"{name} {value!r} is not a whole number from 1 to {high}")
+                         f"{name} {quoted(value)} is not a whole number from 1 to {high}")
             return None
-        return int(value)
+        return number
 
     def date(self, segment: Segment, name: str) -> date | None:
         """The date of a DTM segment: C507 value in format 102 (CCYYMMDD), years 1900-2999."""
