@@ -1,6 +1,7 @@
 """The SQLite store's connection settings and what they keep off the disk."""
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from support.peers import write_config
 from gateway.config import load_config
 from gateway.daemon import Gateway
 from gateway.partners import load_registry
-from gateway.store.database import SqliteDatabase, Tx, open_database
+from gateway.store.database import SqliteDatabase, StoreUnavailable, Tx, open_database
 
 FILLER_ROWS = 64
 FILLER_BYTES = 4000
@@ -88,3 +89,30 @@ def test_the_daemon_keeps_temporary_storage_in_memory(tmp_path: Path) -> None:
         assert gateway.database.transaction_sync(_settings)[3] == 2  # MEMORY
     finally:
         gateway.database.close_sync()
+
+
+def test_a_read_takes_no_write_lock(database: SqliteDatabase, tmp_path: Path) -> None:
+    """A command's query (`read_sync`) holds only a read snapshot: the daemon's writes commit
+    meanwhile, with no busy wait; the same query in a write transaction would block them."""
+    import sqlite3  # noqa: PLC0415
+
+    writer = sqlite3.connect(database.path, isolation_level=None, timeout=0)
+
+    def write_once() -> None:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO counters (name, value) VALUES (?, 1)", (str(time.time()),))
+        writer.execute("COMMIT")
+
+    def while_reading(tx: Tx) -> int:
+        write_once()  # another connection commits in the middle of the read
+        row = tx.one("SELECT COUNT(*) FROM counters")
+        return int(row[0]) if row else -1
+
+    try:
+        before = database.read_sync(lambda tx: tx.one("SELECT COUNT(*) FROM counters"))
+        assert before is not None
+        assert database.read_sync(while_reading) >= int(before[0])
+        with pytest.raises(StoreUnavailable, match="locked"):
+            database.transaction_sync(while_reading)
+    finally:
+        writer.close()

@@ -63,7 +63,7 @@ def list_command(config: Config, group: str, status: str | None, overdue: bool,
     now = now or datetime.now(UTC)
     database = open_existing_database(config)
     try:
-        cases = database.transaction_sync(lambda tx: list_cases(tx, CASE_TYPES[group], status))
+        cases = database.read_sync(lambda tx: list_cases(tx, CASE_TYPES[group], status))
     finally:
         database.close_sync()
     if overdue:
@@ -87,7 +87,7 @@ def show_command(config: Config, group: str, case_number: str, as_json: bool,
     now = now or datetime.now(UTC)
     database = open_existing_database(config)
     try:
-        case, steps = database.transaction_sync(
+        case, steps = database.read_sync(
             lambda tx: (find_case(tx, case_number), case_steps(tx, case_number)))
     finally:
         database.close_sync()

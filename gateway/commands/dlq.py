@@ -31,7 +31,7 @@ def _row_json(row: tuple[object, ...]) -> dict[str, object]:
 def list_dead(config: Config, as_json: bool, include_resolved: bool) -> int:
     database = open_existing_database(config)
     try:
-        rows = database.transaction_sync(lambda tx: tx.all(
+        rows = database.read_sync(lambda tx: tx.all(
             _LIST + " WHERE (? = 1 OR d.resolved_at IS NULL) ORDER BY d.inbox_id",
             (int(include_resolved),)))
     finally:
@@ -50,7 +50,7 @@ def list_dead(config: Config, as_json: bool, include_resolved: bool) -> int:
 def show_dead(config: Config, inbox_id: int, as_json: bool) -> int:
     database = open_existing_database(config)
     try:
-        row, attempts, payload = database.transaction_sync(lambda tx: (
+        row, attempts, payload = database.read_sync(lambda tx: (
             tx.one(_LIST + " WHERE d.inbox_id = ?", (inbox_id,)),
             tx.all("SELECT attempt, at, error FROM dead_letter_attempts WHERE inbox_id = ?"
                    " ORDER BY at, attempt", (inbox_id,)),

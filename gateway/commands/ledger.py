@@ -36,7 +36,7 @@ def _account(number: str) -> str:
 def balance(config: Config, number: str, as_json: bool) -> int:
     database = open_existing_database(config)
     try:
-        rows = database.transaction_sync(lambda tx: tx.all(
+        rows = database.read_sync(lambda tx: tx.all(
             "SELECT item, due_date, amount_cents FROM balances WHERE importer_account = ?"
             " AND amount_cents <> 0 ORDER BY COALESCE(due_date, ''), item", (_account(number),)))
     finally:
@@ -68,7 +68,7 @@ def statement(config: Config, number: str, period: str, output_format: str) -> i
     calendar = BusinessCalendar(config.calendar)
     database = open_existing_database(config)
     try:
-        built = database.transaction_sync(lambda tx: build_statement(
+        built = database.read_sync(lambda tx: build_statement(
             tx, _account(number), period, calendar, config.billing, account))
     finally:
         database.close_sync()
@@ -85,7 +85,7 @@ def statement(config: Config, number: str, period: str, output_format: str) -> i
 def verify_ledger(config: Config, as_json: bool) -> int:
     database = open_existing_database(config)
     try:
-        findings = database.transaction_sync(verify)
+        findings = database.read_sync(verify)
     finally:
         database.close_sync()
     if as_json:

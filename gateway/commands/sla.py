@@ -140,7 +140,7 @@ def sla_report(config: Config, first: date, last: date, chart: Path | None,
     calendar = BusinessCalendar(config.calendar)
     database = open_database(config.database_url)
     try:
-        deadlines = database.transaction_sync(load_deadlines)
+        deadlines = database.read_sync(load_deadlines)
     finally:
         database.close_sync()
     report = compile_report(deadlines, first=first, last=last,

@@ -36,7 +36,7 @@ def status(config: Config, as_json: bool) -> int:
     calendar = BusinessCalendar(config.calendar)
     database = open_existing_database(config)
     try:
-        pending, outbox, dead, oldest = database.transaction_sync(lambda tx: (
+        pending, outbox, dead, oldest = database.read_sync(lambda tx: (
             tx.one("SELECT COUNT(*) FROM inbox WHERE status = 'pending'"),
             tx.one("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'"),
             tx.one("SELECT COUNT(*) FROM dead_letters WHERE resolved_at IS NULL"),

@@ -43,7 +43,7 @@ def _stateful(database: Database, message: Message, sender: str, received_at: da
         respond_by=respond_by(calendar, config.standards.for_kind(message.kind), received_at),
         calendar=calendar, billing=config.billing, post=False,
     )
-    result = database.transaction_sync(lambda tx: route(tx, message, context))
+    result = database.read_sync(lambda tx: route(tx, message, context))
     return list(result.problems)
 
 

@@ -53,6 +53,11 @@ class Database(Protocol):
 
     def transaction_sync(self, work: Callable[[Tx], T]) -> T: ...
 
+    def read_sync(self, work: Callable[[Tx], T]) -> T:
+        """`work` in a transaction that only reads and is rolled back: a command's query takes
+        no write lock, so the running daemon's commits do not wait for it."""
+        ...
+
     async def close(self) -> None: ...
 
     def close_sync(self) -> None:
@@ -149,6 +154,17 @@ class SqliteDatabase:
             connection.execute("ROLLBACK")
             raise
         return result
+
+    def read_sync(self, work: Callable[[Tx], T]) -> T:
+        connection = self._connection()
+        try:
+            connection.execute("BEGIN")  # deferred: a read lock on the WAL snapshot only
+            return work(_SqliteTx(connection))
+        except sqlite3.OperationalError as error:
+            raise StoreUnavailable(f"sqlite: {error}") from error
+        finally:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
 
     async def transaction(self, work: Callable[[Tx], T]) -> T:
         loop = asyncio.get_running_loop()

@@ -87,6 +87,17 @@ class PostgresDatabase:
             self._drop_connection()
             raise StoreUnavailable(f"postgresql: {error}") from error
 
+    def read_sync(self, work: Callable[[Any], T]) -> T:
+        connection = self._connect()
+        try:
+            with connection.transaction(force_rollback=True):
+                return work(_PostgresTx(connection))
+        except (errors.SerializationFailure, errors.DeadlockDetected) as error:
+            raise StoreUnavailable(f"postgresql: {error}") from error
+        except psycopg.OperationalError as error:
+            self._drop_connection()
+            raise StoreUnavailable(f"postgresql: {error}") from error
+
     def _drop_connection(self) -> None:
         """Forget a broken connection, closing it first (the next transaction reconnects)."""
         connection, self._connection = self._connection, None
