@@ -240,7 +240,8 @@ class Processor:
             raise StoreUnavailable(f"no original outcome for re-sent part {entry.id}")
         outcome = from_json(str(row[0])).with_problem(
             problem("DUP001", "a re-send of a message already processed: the original outcome"))
-        self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}")
+        self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
+                     resent=True)
         return outcome
 
     def check_entry(self, entry: JournalEntry) -> Checked:
@@ -312,7 +313,8 @@ class Processor:
         original = from_json(str(row[0]))
         outcome = original.with_problem(problem("DUP001", "a re-send of a message already "
                                                           "processed: the original outcome"))
-        self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}")
+        self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
+                     resent=True)
         if entry.syntax == "edifact" and original.status == "accepted":
             payload = stored_bytes(tx, entry)
             if payload is not None:
@@ -345,9 +347,10 @@ class Processor:
         return f"{instance}-{next_number(tx, f'acknowledgement:{instance}'):012d}"
 
     def _record(self, tx: Tx, entry: JournalEntry, outcome: Outcome, identity: str,
-                *, answer_required: bool = True) -> None:
+                *, answer_required: bool = True, resent: bool = False) -> None:
         """The outcome with its deliveries; without `answer_required`, an MQTT answer that
-        cannot be rendered is left out (logged) instead of failing the record."""
+        cannot be rendered is left out (logged) instead of failing the record. `resent`: the
+        answer of a re-send (XML, or a message of a re-sent interchange)."""
         now = self.now()
         tx.execute("UPDATE outcomes SET superseded = 1 WHERE inbox_id = ? AND superseded = 0",
                    (entry.id,))
@@ -362,7 +365,7 @@ class Processor:
         if not (entry.syntax == "edifact" and entry.role != "part"
                 and outcome.status == "accepted"):  # a sound interchange: its parts email
             deliveries += self._email_deliveries(entry, outcome, identity, now)
-        enqueue(tx, outcome_id, stops_clock(entry, outcome), deliveries, now,
+        enqueue(tx, outcome_id, stops_clock(outcome, resent=resent), deliveries, now,
                 instance=self.config.gateway.id)
         finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
         if outcome.status == "rejected" and entry.payload is not None and \
@@ -423,14 +426,14 @@ def reference_of(checked: Checked, result: HandlerResult) -> str | None:
     return checked.reference
 
 
-def stops_clock(entry: JournalEntry, outcome: Outcome) -> bool:
-    """Whether delivering `outcome` stops `entry`'s service-standard clock.
+def stops_clock(outcome: Outcome, *, resent: bool) -> bool:
+    """Whether delivering `outcome` stops its message's service-standard clock.
 
     A final outcome does. A re-send's answer does, whatever it says: the message's deadline
     is its original's, which a case or a replay (of a `deferred` original) answers, and the
     re-send's answer is all it will get. `received` does too when no case will stop it: a
     Test appeal or account request opens none."""
-    if outcome.final or entry.role == "resend":
+    if outcome.final or resent:
         return True
     return outcome.status == "received" and outcome.case_number is None
 

@@ -229,3 +229,28 @@ def test_a_resend_of_a_rejected_interchange_whose_bytes_retention_dropped(
             assert uci.elements[3:5] == (("4",), ("29",))
     finally:
         opened.close()
+
+
+def test_a_resent_message_of_a_deferred_interchange_stops_its_own_clock(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message whose handling keeps failing is deferred; the partner re-sends the
+    interchange, and the re-sent message is answered with that `deferred` outcome and DUP001.
+    Its own clock stops with that answer (the original's replay answers the message); the
+    original message's clock runs on."""
+    from gateway import routing  # noqa: PLC0415
+    from gateway.store.database import StoreUnavailable  # noqa: PLC0415
+
+    def broken(*_: object) -> None:
+        raise StoreUnavailable("injected: database locked")
+
+    monkeypatch.setitem(routing.ROUTES, "declaration", broken)
+    payload = edi("declaration-d96b.edi")
+    harness.submit(payload)
+    harness.submit(payload)
+    rows = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT i.role, (SELECT p.role FROM inbox p WHERE p.id = i.original_id), o.status,"
+        " b.final FROM inbox i JOIN outcomes o ON o.inbox_id = i.id AND o.superseded = 0"
+        " JOIN outbox b ON b.outcome_id = o.id AND b.channel = 'mqtt'"
+        " WHERE i.role = 'part' ORDER BY i.id"))
+    assert [tuple(row) for row in rows] == [("part", "original", "deferred", 0),
+                                            ("part", "resend", "deferred", 1)]
