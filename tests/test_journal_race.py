@@ -85,3 +85,37 @@ def test_a_journal_commit_whose_reply_is_lost_is_not_journalled_twice(
         assert harness.scalar("SELECT COUNT(*) FROM inbox") == 1
     finally:
         harness.close()
+
+
+def test_a_retried_journal_commit_looks_along_indexes(tmp_path: Path) -> None:
+    """After a failed commit every arrival of the batch is looked for again: each query of a
+    retried journal goes along an index (the original's unique key, the index of its copies),
+    never through the whole journal."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    from gateway.store.database import SqliteDatabase  # noqa: PLC0415
+
+    database = SqliteDatabase(tmp_path / "gateway.db")
+    payload = declaration(message_id="indexed-1")
+    first = Arrival("BRK42", "carm/v1/in/BRK42", payload, RECEIVED)
+    again = Arrival("BRK42", "carm/v1/in/BRK42", payload, RECEIVED + timedelta(seconds=1))
+    statements: list[str] = []
+
+    def retried(tx: Tx) -> Journalled:
+        connection = tx._connection  # type: ignore[attr-defined]
+        connection.set_trace_callback(statements.append)
+        try:
+            return journal(tx, again, instance="gw1", max_payload_bytes=1_048_576,
+                           respond_by=lambda _kind, received: received, retrying=True)
+        finally:
+            connection.set_trace_callback(None)
+
+    try:
+        database.transaction_sync(lambda tx: _journal(tx, first, "gw1"))
+        assert database.transaction_sync(retried).role == "resend"
+        plans = database.transaction_sync(lambda tx: [
+            str(row[3]) for statement in statements if statement.startswith("SELECT")
+            for row in tx.all("EXPLAIN QUERY PLAN " + statement)])
+    finally:
+        database.close_sync()
+    assert plans and not [plan for plan in plans if plan.startswith("SCAN")], plans

@@ -153,18 +153,25 @@ def _append(tx: Tx, arrival: Arrival, key: str, digest: str, *, instance: str,
 
 def _journalled_before(tx: Tx, arrival: Arrival, key: str, digest: str) -> Journalled | None:
     """The row of this very arrival (same key, bytes and moment of receipt), if a commit that
-    looked failed had written it. Only after a failed commit: this looks past the indexes."""
+    looked failed had written it: the original, found along `inbox_key`, or one of its copies
+    (a re-send or a conflict), along `inbox_copies`."""
+    stamp = stored_time(arrival.received_at)
+    original = tx.one(
+        "SELECT id, content_hash, received_at FROM inbox WHERE sender = ? AND message_key = ?"
+        " AND role = 'original'", (arrival.topic_sender, key))
+    if original is None:
+        return None
+    if original[1] == digest and str(original[2]) == stamp:
+        return Journalled(int(original[0]), "original")
     row = tx.one(
-        "SELECT id, role FROM inbox WHERE sender = ? AND message_key = ? AND content_hash = ?"
-        " AND received_at = ? AND role <> 'part'",
-        (arrival.topic_sender, key, digest, stored_time(arrival.received_at)),
-    )
+        "SELECT id, role FROM inbox WHERE original_id = ? AND role IN ('resend', 'conflict')"
+        " AND content_hash = ? AND received_at = ?", (int(original[0]), digest, stamp))
     return None if row is None else Journalled(int(row[0]), row[1])
 
 
 def _conflict_journalled(tx: Tx, original_id: int, digest: str) -> bool:
     """Whether these bytes are journalled already as a conflict (DUP002) of the original."""
-    return tx.one("SELECT 1 FROM inbox WHERE original_id = ? AND role = 'conflict'"
+    return tx.one("SELECT 1 FROM inbox WHERE original_id = ? AND role IN ('resend', 'conflict')"
                   " AND content_hash = ?", (original_id, digest)) is not None
 
 

@@ -35,8 +35,11 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS inbox_key ON inbox (sender, message_key) WHERE role = 'original';
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (status, id);
--- a broker's redelivery of a DUP002 message is found among its original's conflicts
-CREATE INDEX IF NOT EXISTS inbox_conflicts ON inbox (original_id) WHERE role = 'conflict';
+-- re-sends and conflicts by their original: a broker's redelivery of a DUP002 message, and an
+-- arrival whose commit reply was lost, are looked for among them
+DROP INDEX IF EXISTS inbox_conflicts;
+CREATE INDEX IF NOT EXISTS inbox_copies ON inbox (original_id)
+    WHERE role IN ('resend', 'conflict');
 -- open deadlines (heartbeat, escalation, status) without scanning the whole journal
 CREATE INDEX IF NOT EXISTS inbox_open_clock ON inbox (instance, respond_by)
     WHERE clock_stopped_at IS NULL;
