@@ -59,23 +59,12 @@ def test_a_journal_commit_whose_reply_is_lost_is_not_journalled_twice(
     re-send, which would be answered a second time with DUP001."""
     import asyncio  # noqa: PLC0415
 
-    from support.pipeline import Harness  # noqa: PLC0415
+    from support.pipeline import Harness, lose_the_first_commit_reply  # noqa: PLC0415
 
     from gateway.journal_writer import JournalWriter  # noqa: PLC0415
-    from gateway.store.database import StoreUnavailable  # noqa: PLC0415
 
     harness = Harness.open(f"sqlite:///{tmp_path}/gateway.db", tmp_path / "state")
-    real = harness.database.transaction
-    calls = []
-
-    async def commit_then_lose_the_reply(work):  # type: ignore[no-untyped-def]
-        result = await real(work)
-        calls.append(1)
-        if len(calls) == 1:
-            raise StoreUnavailable("injected: connection lost after COMMIT")
-        return result
-
-    monkeypatch.setattr(harness.database, "transaction", commit_then_lose_the_reply)
+    lose_the_first_commit_reply(harness.database, monkeypatch)
     writer = JournalWriter(harness.database, harness.config, harness.processor.calendar,
                            lambda: harness.config.standards, asyncio.Event())
     arrival = Arrival("BRK42", "carm/v1/in/BRK42", declaration(message_id="lost-1"), RECEIVED)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support.pipeline import Harness, declaration, example, payment
+from support.pipeline import Harness, declaration, example, lose_the_first_commit_reply, payment
 
 from gateway import routing
 from gateway.store.database import StoreUnavailable
@@ -191,17 +191,7 @@ def test_a_batch_whose_commit_reply_is_lost_is_not_processed_again(
     """PostgreSQL can commit a batch and lose the connection before the reply: the batch
     looks failed. Its messages, retried one by one, keep the outcome they have; they are not
     processed again (a declaration would be answered a second time, rejected with DEC002)."""
-    real = harness.database.transaction
-    calls = []
-
-    async def commit_then_lose_the_reply(work):  # type: ignore[no-untyped-def]
-        result = await real(work)
-        calls.append(1)
-        if len(calls) == 1:
-            raise StoreUnavailable("injected: connection lost after COMMIT")
-        return result
-
-    monkeypatch.setattr(harness.database, "transaction", commit_then_lose_the_reply)
+    lose_the_first_commit_reply(harness.database, monkeypatch)
     outcome = harness.submit(example("declaration.xml"))
     assert outcome.status == "accepted" and codes(outcome) == []
     assert harness.scalar("SELECT COUNT(*) FROM outcomes") == 1

@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gateway.codec.messages import Kind
 from gateway.config import Config, build_config
@@ -12,7 +13,7 @@ from gateway.partners import Registry, load_registry
 from gateway.processing import Processor
 from gateway.standards.calendar import BusinessCalendar
 from gateway.standards.deadlines import respond_by
-from gateway.store.database import Database, open_database
+from gateway.store.database import Database, StoreUnavailable, open_database
 from gateway.store.journal import Arrival, journal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +87,22 @@ class Harness:
 
     def close(self) -> None:
         self.database.close_sync()
+
+
+def lose_the_first_commit_reply(database: Database, monkeypatch: Any) -> None:
+    """Fault injection: the next transaction commits, then raises StoreUnavailable, as when
+    PostgreSQL's connection drops between COMMIT and its reply; later ones go through."""
+    real = database.transaction
+    calls = []
+
+    async def commit_then_lose_the_reply(work: Any) -> Any:
+        result = await real(work)
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreUnavailable("injected: connection lost after COMMIT")
+        return result
+
+    monkeypatch.setattr(database, "transaction", commit_then_lose_the_reply)
 
 
 def example(name: str) -> bytes:
