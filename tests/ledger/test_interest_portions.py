@@ -8,23 +8,14 @@ default 10 % a year.
 """
 
 from collections.abc import Iterator
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support.billing import TRANSACTION, at, charged, issue, pay, version
 from support.pipeline import Harness, declaration
 
-from gateway.ledger.statement_run import issue_due_statements
 from gateway.ledger.verify import verify
-
-ACCOUNT = "123456782RM0001"
-TRANSACTION = "12345000001235"
-LINE = """
-  <Line><Number>1</Number><HSCode>8471300000</HSCode><Description>Taxed</Description>
-    <CountryOfOrigin>CN</CountryOfOrigin><TariffTreatment>MFN</TariffTreatment>
-    <Quantity unit="NMB">1</Quantity><Value>{value}</Value><DutyRate>0</DutyRate>
-    <GSTRate>100</GSTRate>{reason}</Line>"""
 
 
 @pytest.fixture
@@ -32,38 +23,6 @@ def harness(database_url: str, tmp_path: Path) -> Iterator[Harness]:
     opened = Harness.open(database_url, tmp_path / "state")
     yield opened
     opened.close()
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def version(number: int, purpose: str, value: str) -> bytes:
-    reason = "<ReasonCode>CL01</ReasonCode>" if number > 1 else ""
-    return declaration(message_id=f"v{number}", version=number, purpose=purpose,
-                       release="2026-10-20", lines=LINE.format(value=value, reason=reason))
-
-
-def pay(reference: str, amount: str, received_on: str) -> bytes:
-    return f"""<Payment xmlns="urn:carm-gateway:message:1">
-  <Header><MessageID>{reference}</MessageID><Sender>BRK42</Sender>
-    <SentAt>2026-11-23T14:05:00-05:00</SentAt></Header>
-  <PaymentReference>{reference}</PaymentReference>
-  <ImporterAccount>{ACCOUNT}</ImporterAccount>
-  <Amount>{amount}</Amount><Method>EFT</Method><ReceivedOn>{received_on}</ReceivedOn>
-</Payment>""".encode()
-
-
-def issue(harness: Harness, when: str) -> None:
-    harness.database.transaction_sync(lambda tx: issue_due_statements(
-        tx, harness.config, harness.registry, harness.processor.calendar, at(when)))
-
-
-def charged(harness: Harness, period: str) -> Decimal:
-    """Interest charged on the transaction by the statement of `period` (0 when none)."""
-    cents = harness.scalar("SELECT amount_cents FROM interest_charges WHERE importer_account = ?"
-                           " AND item = ? AND period = ?", ACCOUNT, TRANSACTION, period)
-    return Decimal(int(cents or 0)) / 100  # type: ignore[call-overload]
 
 
 def paid_before_the_due_date(harness: Harness) -> None:

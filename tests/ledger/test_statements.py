@@ -8,30 +8,19 @@ overdue n days.
 """
 
 from collections.abc import Iterator
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from lxml import etree
-from support.pipeline import REPO, Harness, declaration
+from support.billing import ACCOUNT, HEADER, TRANSACTION, at, charged, issue, pay, version
+from support.pipeline import REPO, Harness
 
 from gateway.appeals.cases import CaseDesk, StepRequest
 from gateway.ledger import statement_run
 from gateway.ledger.statement_render import as_html, as_pdf, as_text, as_xml
-from gateway.ledger.statement_run import issue_due_statements
 from gateway.ledger.statements import Statement, build_statement
 from gateway.ledger.verify import verify
-
-ACCOUNT = "123456782RM0001"
-TRANSACTION = "12345000001235"
-LINE = """
-  <Line><Number>1</Number><HSCode>8471300000</HSCode><Description>Taxed</Description>
-    <CountryOfOrigin>CN</CountryOfOrigin><TariffTreatment>MFN</TariffTreatment>
-    <Quantity unit="NMB">1</Quantity><Value>{value}</Value><DutyRate>0</DutyRate>
-    <GSTRate>100</GSTRate>{reason}</Line>"""
-HEADER = """<Header><MessageID>{message_id}</MessageID><Sender>BRK42</Sender>
-    <SentAt>2026-11-23T14:05:00-05:00</SentAt></Header>"""
 
 
 @pytest.fixture
@@ -39,25 +28,6 @@ def harness(database_url: str, tmp_path: Path) -> Iterator[Harness]:
     opened = Harness.open(database_url, tmp_path / "state")
     yield opened
     opened.close()
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def version(number: int, purpose: str, value: str, release: str) -> bytes:
-    reason = "<ReasonCode>CL01</ReasonCode>" if number > 1 else ""
-    return declaration(message_id=f"v{number}", version=number, purpose=purpose,
-                       release=release, lines=LINE.format(value=value, reason=reason))
-
-
-def pay(reference: str, amount: str, received_on: str) -> bytes:
-    return f"""<Payment xmlns="urn:carm-gateway:message:1">
-  {HEADER.format(message_id=reference)}
-  <PaymentReference>{reference}</PaymentReference>
-  <ImporterAccount>{ACCOUNT}</ImporterAccount>
-  <Amount>{amount}</Amount><Method>EFT</Method><ReceivedOn>{received_on}</ReceivedOn>
-</Payment>""".encode()
 
 
 def appeal(message_id: str) -> bytes:
@@ -88,21 +58,10 @@ def decide(harness: Harness, case: str, case_type: str, when: str, amount: str) 
             tx, r, at(f"{day}T{h}:00:00-05:00"), case_type))
 
 
-def issue(harness: Harness, when: str) -> list[str]:
-    return harness.database.transaction_sync(lambda tx: issue_due_statements(
-        tx, harness.config, harness.registry, harness.processor.calendar, at(when)))
-
-
 def statement(harness: Harness, period: str) -> Statement:
     account = harness.registry.account(ACCOUNT)
     return harness.database.transaction_sync(lambda tx: build_statement(
         tx, ACCOUNT, period, harness.processor.calendar, harness.config.billing, account))
-
-
-def charged(harness: Harness, period: str, item: str = TRANSACTION) -> Decimal:
-    cents = harness.scalar("SELECT amount_cents FROM interest_charges WHERE importer_account = ?"
-                           " AND item = ? AND period = ?", ACCOUNT, item, period)
-    return Decimal(int(cents or 0)) / 100  # type: ignore[call-overload]
 
 
 # 1. Which items a statement charges
