@@ -50,14 +50,17 @@ def post(tx: Tx, entry: Entry) -> int:
          entry.due_date.isoformat() if entry.due_date else None, entry.effective_on.isoformat(),
          entry.posted_at.isoformat()),
     )
-    for leg in entry.legs:
-        if leg.amount_cents == 0:
-            continue
-        tx.execute(
-            "INSERT INTO ledger_legs (entry_id, book, importer_account, item, amount_cents)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (entry_id, leg.book, entry.importer_account, leg.item, leg.amount_cents),
+    legs = [leg for leg in entry.legs if leg.amount_cents != 0]
+    if legs:  # one statement for all of them
+        rows = ", ".join(["(?, ?, ?, ?, ?)"] * len(legs))
+        tx.execute(  # only placeholders are joined into the text
+            "INSERT INTO ledger_legs (entry_id, book, importer_account, item,"  # noqa: S608
+            f" amount_cents) VALUES {rows}",
+            [value for leg in legs
+             for value in (entry_id, leg.book, entry.importer_account, leg.item,
+                           leg.amount_cents)],
         )
+    for leg in legs:
         if leg.book == RECEIVABLE:
             _move_balance(tx, entry, leg)
     return entry_id
@@ -75,18 +78,13 @@ def _move_total(tx: Tx, importer_account: str, cents: int) -> None:
 def _move_balance(tx: Tx, entry: Entry, leg: Leg) -> None:
     _move_total(tx, entry.importer_account, leg.amount_cents)
     due_date = entry.due_date.isoformat() if entry.due_date else None
-    updated = tx.one(
-        "UPDATE balances SET amount_cents = amount_cents + ? WHERE importer_account = ?"
-        " AND item = ? RETURNING amount_cents",
-        (leg.amount_cents, entry.importer_account, leg.item),
+    tx.execute(  # an item's first move sets its due date and time posted; later ones keep them
+        "INSERT INTO balances (importer_account, item, due_date, posted_at, amount_cents)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (importer_account, item)"
+        " DO UPDATE SET amount_cents = balances.amount_cents + excluded.amount_cents",
+        (entry.importer_account, leg.item, due_date, entry.posted_at.isoformat(),
+         leg.amount_cents),
     )
-    if updated is None:
-        tx.execute(
-            "INSERT INTO balances (importer_account, item, due_date, posted_at, amount_cents)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (entry.importer_account, leg.item, due_date, entry.posted_at.isoformat(),
-             leg.amount_cents),
-        )
 
 
 def balance_cents(tx: Tx, importer_account: str) -> int:

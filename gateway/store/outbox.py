@@ -41,15 +41,19 @@ def enqueue(tx: Tx, outcome_id: int | None, final: bool, deliveries: list[Delive
             now: datetime, *, instance: str, purpose: Purpose = "outcome") -> None:
     """Queue deliveries; `final` says whether delivering them stops the message's clock.
     The instance that queues a row delivers it (instances never race for one row)."""
-    for delivery in deliveries:
-        tx.execute(
-            "INSERT INTO outbox (outcome_id, purpose, channel, recipient, payload,"
-            " correlation_data, header_message_id, final, status, next_attempt_at, created_at,"
-            " instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-            (outcome_id, purpose, delivery.channel, delivery.recipient, delivery.payload,
-             delivery.correlation_data, delivery.header_message_id, int(final), now.isoformat(),
-             now.isoformat(), instance),
-        )
+    if not deliveries:
+        return
+    at = now.isoformat()
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)"] * len(deliveries))
+    tx.execute(  # one statement for all of them; only placeholders are joined into the text
+        "INSERT INTO outbox (outcome_id, purpose, channel, recipient, payload,"  # noqa: S608
+        " correlation_data, header_message_id, final, status, next_attempt_at, created_at,"
+        f" instance) VALUES {rows}",
+        [value for delivery in deliveries
+         for value in (outcome_id, purpose, delivery.channel, delivery.recipient,
+                       delivery.payload, delivery.correlation_data, delivery.header_message_id,
+                       int(final), at, at, instance)],
+    )
 
 
 def due_rows(tx: Tx, channel: Channel, now: datetime,
