@@ -7,10 +7,7 @@ dead at once); library errors are translated here.
 import asyncio
 import concurrent.futures
 import contextlib
-import mailbox
-import os
 import ssl
-import stat
 from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -18,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from gateway.config import SmtpSettings
+from gateway.delivery.maildir import MaildirWriter
 from gateway.secrets import read_secret
 from gateway.store.outbox import OutboxRow
 from gateway.transport.mqtt import Link, LinkDown, PublishRefused
@@ -65,36 +63,18 @@ class MaildirSender:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._box: mailbox.Maildir | None = None
+        self._box = MaildirWriter(directory)
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
 
     async def ready(self) -> None:
         return None
 
-    def _opened(self) -> mailbox.Maildir:
-        """The Maildir, its folders made on first use (and again if someone removed them)."""
-        if self._box is None or not (self.directory / "tmp").is_dir():
-            self.directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            for part in ("", "tmp", "new", "cur"):
-                (self.directory / part).mkdir(exist_ok=True, mode=0o700)
-            for made in (self.directory.parent, self.directory):  # the new folders' names
-                _sync_directory(made)
-            self._box = mailbox.Maildir(self.directory, create=False)
-        return self._box
-
-    def _add(self, payload: bytes) -> None:
-        key = self._opened().add(payload)
-        # mailbox writes files with the process umask; emails carry partners' data
-        os.chmod(self.directory / "new" / key, stat.S_IRUSR | stat.S_IWUSR)
-        # mailbox flushes the file to disk but not the directory entry that moved it to new/:
-        # without this, a crash could lose an email whose delivery is recorded
-        _sync_directory(self.directory / "new")
-
     async def send(self, row: OutboxRow) -> None:
         if self._writer is None:
             self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="maildir")
         try:
-            await asyncio.get_running_loop().run_in_executor(self._writer, self._add, row.payload)
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._box.add,
+                                                             row.payload)
         except OSError as error:
             raise TemporaryFailure(f"maildir: {error}") from error
 
@@ -103,15 +83,6 @@ class MaildirSender:
         writer, self._writer = self._writer, None
         if writer is not None:
             await asyncio.to_thread(writer.shutdown, wait=True)
-
-
-def _sync_directory(path: Path) -> None:
-    """Flush a directory's entries to disk (a file's own fsync does not cover its name)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class SmtpSender:

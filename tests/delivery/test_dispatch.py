@@ -3,6 +3,8 @@
 import asyncio
 import mailbox
 import os
+import shutil
+import stat
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -166,13 +168,13 @@ def test_maildir_emails_are_written_by_one_thread_of_their_own(tmp_path: Path,
     event loop's pool; after `close` a later send starts a new writer."""
     sender = MaildirSender(tmp_path / "mail")
     threads: list[str] = []
-    add = sender._add
+    add = sender._box.add
 
-    def noted(payload: bytes) -> None:
+    def noted(payload: bytes) -> str:
         threads.append(threading.current_thread().name)
-        add(payload)
+        return add(payload)
 
-    monkeypatch.setattr(sender, "_add", noted)
+    monkeypatch.setattr(sender._box, "add", noted)
 
     def row(number: int) -> OutboxRow:
         payload = f"Subject: email {number}\n\nbody {number}\n".encode()
@@ -250,3 +252,55 @@ def test_a_held_recipient_does_not_hide_others_behind_a_full_read(
     others = [str(row[0]) for row in rows if str(row[0]) != held]
     assert others and delivered == others
     assert next_due == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_maildir_made_anew_between_emails_is_the_one_flushed(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """Someone removes the Maildir and makes its folders again while the daemon runs: the next
+    email lands in the new folders, and it is their new/ that is flushed with its name."""
+    from gateway.delivery.maildir import MaildirWriter  # noqa: PLC0415
+
+    directory = tmp_path / "mail"
+    writer = MaildirWriter(directory)
+    writer.add(b"Subject: one\n\nbody\n")
+    shutil.rmtree(directory)
+    for part in ("tmp", "new", "cur"):
+        (directory / part).mkdir(parents=True)
+    flushed: list[list[str]] = []
+    fsync = os.fsync
+
+    def noted(descriptor: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{descriptor}")
+        if path == str(directory / "new"):
+            flushed.append(sorted(os.listdir(path)))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", noted)
+    name = writer.add(b"Subject: two\n\nbody\n")
+    assert os.listdir(directory / "new") == [name]
+    assert flushed == [[name]]
+    assert stat.S_IMODE(os.stat(directory / "new" / name).st_mode) == 0o600
+
+
+def test_maildir_name_clash_fails_instead_of_replacing_an_email(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two emails given the same name (a process id reused, the clock stepped back): the second
+    fails (and is retried by its delivery loop under a new name); the first is kept."""
+    from gateway.delivery import maildir  # noqa: PLC0415
+
+    monkeypatch.setattr(maildir, "unique_name", lambda *_: "1.M1P1Q1.host")
+    writer = maildir.MaildirWriter(tmp_path / "mail")
+    writer.add(b"Subject: first\n\nbody\n")
+    with pytest.raises(FileExistsError):
+        writer.add(b"Subject: second\n\nbody\n")
+    assert (tmp_path / "mail" / "new" / "1.M1P1Q1.host").read_bytes().startswith(
+        b"Subject: first")
+    assert os.listdir(tmp_path / "mail" / "tmp") == []
+
+
+def test_maildir_names_are_those_of_mailbox() -> None:
+    from gateway.delivery.maildir import unique_name  # noqa: PLC0415
+
+    assert unique_name(1700000000.25, 7, "a/b:c") == \
+        rf"1700000000.M250000P{os.getpid()}Q7.a\057b\072c"
