@@ -72,10 +72,11 @@ class Gateway:
         self.database = open_database(config.database_url, temporary_in_memory=True)
         self.link = Link(config.mqtt, f"carm-gateway-{config.gateway.id}", now)
         self.journalled = asyncio.Event()
-        self.journal_writer = JournalWriter(self.database, config, self.calendar,
-                                            lambda: self.config.standards, self.journalled)
         self.processor = Processor(self.database, config, lambda: self.registry, self.calendar,
                                    now)
+        self.journal_writer = JournalWriter(self.database, config, self.calendar,
+                                            lambda: self.config.standards, self.journalled,
+                                            self.processor, self._wake_delivery)
         retries = config.retries
         self.mqtt_dispatcher = Dispatcher(
             self.database, "mqtt", MqttSender(self.link), attempts=retries.attempts,
@@ -187,7 +188,7 @@ class Gateway:
             found = await self.database.transaction(lambda tx: counts(tx, instance))
             outbox_due = await self.database.transaction(
                 lambda tx: _outbox_due_now(tx, instance))
-            if self.journal_writer.queue.empty() and found.journal == 0 and outbox_due == 0:
+            if self.journal_writer.idle() and found.journal == 0 and outbox_due == 0:
                 log.info("gateway drained")
                 return
             self.journalled.set()

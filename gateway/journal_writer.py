@@ -1,7 +1,8 @@
 """The journal writer: commits arrivals in batches (group commit), then acknowledges them.
 
 Nothing is acknowledged to the broker that is not journalled; a commit that fails is retried
-with backoff while the broker keeps the messages.
+with backoff while the broker keeps the messages. When traffic is light (a small batch, and
+processing idle) the batch is processed in the same transaction (`Processor.with_journal`).
 """
 
 import asyncio
@@ -14,6 +15,7 @@ import structlog
 from gateway.codec.messages import Kind
 from gateway.config import Config, StandardsSettings
 from gateway.faults import crash_point
+from gateway.processing import Batch, Processor
 from gateway.standards.calendar import BusinessCalendar
 from gateway.standards.deadlines import respond_by
 from gateway.store.database import Database, StoreUnavailable, Tx
@@ -23,12 +25,21 @@ from gateway.transport.mqtt import AckHandle
 log = structlog.get_logger("gateway.journal")
 JOURNAL_BATCH_MAX = 500
 JOURNAL_RETRY_S_MAX = 10.0
+JOINED_ARRIVALS_MAX = 16
+"""Batches up to this size are processed in their journal transaction when processing is idle:
+a larger one is a burst, whose acknowledgements to the broker must not wait for processing."""
 
 
 class JournalWriter:
     def __init__(self, database: Database, config: Config, calendar: BusinessCalendar,
-                 standards: Callable[[], StandardsSettings], journalled: asyncio.Event) -> None:
+                 standards: Callable[[], StandardsSettings], journalled: asyncio.Event,
+                 processor: Processor | None = None,
+                 processed: Callable[[], None] | None = None) -> None:
         self.database = database
+        self.processor = processor
+        """Processes small batches in their journal transaction, when given."""
+        self.processed = processed
+        """Called after such a transaction (the deliveries it queued are due)."""
         self.config = config
         self.calendar = calendar
         self.standards = standards
@@ -38,6 +49,12 @@ class JournalWriter:
         self.queue: asyncio.Queue[tuple[Arrival, AckHandle]] = asyncio.Queue(
             maxsize=config.mqtt.receive_maximum
         )
+        self.taken = 0
+        """Arrivals taken off the queue and not yet acknowledged (a batch being committed)."""
+
+    def idle(self) -> bool:
+        """Nothing waits to be journalled or acknowledged."""
+        return self.queue.empty() and not self.taken
 
     async def put(self, arrival: Arrival, handle: AckHandle) -> None:
         if self.open:
@@ -58,12 +75,16 @@ class JournalWriter:
         return results
 
     async def run(self) -> None:
+        self.taken = 0  # a batch of a run that failed is not acknowledged: the broker has it
         while True:
             batch = [await self.queue.get()]
             while len(batch) < JOURNAL_BATCH_MAX and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
+            self.taken = len(batch)
             arrivals = [arrival for arrival, _ in batch]
-            results = await self._commit(arrivals)
+            tried, joined = await self._joined(arrivals)
+            results = joined[0] if joined is not None else await self._commit(
+                arrivals, retrying=tried)
             log.debug("journal committed", mids=[handle.mid for _, handle in batch])
             crash_point("after-journal-commit")
             for (arrival, handle), result in zip(batch, results, strict=True):
@@ -74,11 +95,38 @@ class JournalWriter:
                 log.debug("acknowledged to broker", mid=handle.mid)
             for _ in batch:
                 self.queue.task_done()
-            self.journalled.set()
+            self.taken = 0
+            if joined is not None and self.processor is not None:
+                self.processor.settle_joined(joined[1])
+                if self.processor.more_pending or self.processor.carried:
+                    self.journalled.set()
+            else:
+                self.journalled.set()
+            if tried and self.processed is not None:
+                self.processed()
 
-    async def _commit(self, arrivals: list[Arrival]) -> list[Journalled]:
+    async def _joined(self, arrivals: list[Arrival]
+                      ) -> tuple[bool, tuple[list[Journalled], Batch] | None]:
+        """The batch journalled and processed in one transaction: whether that was tried, and
+        what it gave if it committed. After a failure it may have committed all the same (a
+        lost reply from PostgreSQL): the journal alone then looks for its arrivals first."""
+        if self.processor is None or len(arrivals) > JOINED_ARRIVALS_MAX \
+                or not self.processor.idle() or self.journalled.is_set():
+            return False, None  # the processing loop has work it has not taken up yet
+        try:
+            return True, await self.processor.with_journal(
+                functools.partial(self._journal_batch, arrivals=arrivals, retrying=False))
+        except Exception as error:  # rolled back, or lost: the journal goes alone at once
+            log.warning("journal commit failed, retrying", error=f"{type(error).__name__}: "
+                        f"{error}"[:200], retry_in_s=0, with_processing=True)
+            return True, None
+
+    async def _commit(self, arrivals: list[Arrival], *, retrying: bool = False
+                      ) -> list[Journalled]:
+        """Journal alone, retried until it commits. `retrying`: a transaction holding these
+        arrivals may have committed already (its reply was lost), so look for them first."""
         wait_s = 0.1
-        batch = functools.partial(self._journal_batch, arrivals=arrivals, retrying=False)
+        batch = functools.partial(self._journal_batch, arrivals=arrivals, retrying=retrying)
         while True:
             try:
                 return await self.database.transaction(batch)

@@ -7,7 +7,9 @@ message goes to the dead-letter store with GW001 and the status `deferred`.
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
@@ -49,10 +51,22 @@ from gateway.validation.pipeline import Checked, CheckSettings, Sending, check
 from gateway.validation.problems import problem
 
 log = structlog.get_logger("gateway.processing")
+T = TypeVar("T")
 BATCH_ROWS = 50
 INLINE_RETRY_WAIT_S_MAX = 2.0
 """Processing is first come first served, so one message's retries hold the queue: keep them
 short; a message that still fails is dead-lettered and replayed by the operator."""
+
+
+@dataclass
+class Batch:
+    """One transaction's messages: the outcomes of those that went through, the errors of
+    those that failed."""
+
+    started: float
+    entries: list[JournalEntry] = field(default_factory=list)
+    done: dict[int, Outcome] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
 
 
 class Processor:
@@ -68,6 +82,15 @@ class Processor:
         self.more_pending = True
         """Whether the last `run_pending` may have left work behind: a full batch, or the
         messages of an interchange it journalled. Otherwise new work comes with a wakeup."""
+        self._busy = 0
+        """`run_pending` and `with_journal` calls under way."""
+        self.carried: list[tuple[JournalEntry, list[str]]] = []
+        """Messages that failed in `with_journal`, with that attempt's error: the next
+        `run_pending` processes them alone."""
+        self._held: set[int] = set()
+        """Their ids, noted on the database thread before that transaction commits, so that
+        a batch read right after it (a `run_pending` that overlapped it) leaves them for
+        `carried` instead of trying them again uncounted."""
 
     async def run_pending(self) -> int:
         """Process what is pending, oldest first; how many were processed.
@@ -77,52 +100,100 @@ class Processor:
         for many messages, and no hop between threads per message). A message that fails is
         rolled back alone and then goes through `process`, with its retries and dead letter.
         """
-        started = time.perf_counter()
-        entries: list[JournalEntry] = []
-        failures: dict[int, str] = {}
-        self.more_pending = False
+        self._busy += 1
         try:
-            done = await self.database.transaction(
-                lambda tx: self._run_batch(tx, entries, failures))
-        except StoreUnavailable:
-            done = {}  # the batch rolled back: each of its messages goes alone, with retries
-        if not entries:
-            return 0
-        self.more_pending = self.more_pending or len(entries) >= BATCH_ROWS
+            carried, self.carried = self.carried, []
+            self._held.difference_update(entry.id for entry, _ in carried)
+            for entry, errors in carried:
+                await self.process(entry, errors)
+            batch = Batch(time.perf_counter())
+            self.more_pending = False
+            try:
+                await self.database.transaction(lambda tx: self._run_batch(tx, batch))
+            except StoreUnavailable:
+                batch.done.clear()  # rolled back: each of its messages goes alone, with retries
+            for entry, errors in self._settle(batch):
+                await self.process(entry, errors)
+            return len(carried) + len(batch.entries)
+        finally:
+            self._busy -= 1
+
+    def idle(self) -> bool:
+        """Nothing is being processed, nor known to be waiting."""
+        return not (self._busy or self.more_pending or self.carried)
+
+    async def with_journal(self, journal: Callable[[Tx], T]) -> tuple[T, Batch]:
+        """`journal` and then what is pending, in one transaction: when traffic is light and
+        processing `idle`, the messages that arrive one by one cost one commit and one hop to
+        the database thread instead of two (docs/performance.md). A message that fails here
+        is rolled back alone and left pending, with its error, for the next `run_pending`
+        (`settle_joined`). The transaction's own failure is raised: nothing was written, or
+        (a lost reply) all of it."""
+        self._busy += 1
+        batch = Batch(time.perf_counter())
+
+        def work(tx: Tx) -> T:
+            journalled = journal(tx)
+            self._run_batch(tx, batch)
+            self._held.update(batch.failures)
+            return journalled
+
+        try:
+            return await self.database.transaction(work), batch
+        except BaseException:  # not committed (or not known to be): no longer held back
+            self._held.difference_update(batch.failures)
+            raise
+        finally:
+            self._busy -= 1
+
+    def settle_joined(self, batch: Batch) -> None:
+        """The end of `with_journal`'s batch, once its arrivals are acknowledged: its messages
+        logged, and those that failed kept for the next `run_pending`."""
+        self.carried.extend(self._settle(batch))
+
+    def _settle(self, batch: Batch) -> list[tuple[JournalEntry, list[str]]]:
+        """Log and count a committed batch's messages; those to process alone, with the
+        errors of their first attempt."""
+        if not batch.entries:
+            return []
+        self.more_pending = self.more_pending or len(batch.entries) >= BATCH_ROWS
         crash_point("after-handler-commit")
-        share_s = (time.perf_counter() - started) / len(entries)
-        for entry in entries:
-            outcome = done.get(entry.id)
+        share_s = (time.perf_counter() - batch.started) / len(batch.entries)
+        alone = []
+        for entry in batch.entries:
+            outcome = batch.done.get(entry.id)
             if outcome is None:
-                await self.process(entry, [failures[entry.id]] if entry.id in failures else [])
+                failure = batch.failures.get(entry.id)
+                alone.append((entry, [failure] if failure is not None else []))
                 continue
             metrics.PROCESSING_SECONDS.observe(share_s)
             metrics.MESSAGES.labels(outcome.kind, outcome.status).inc()
             log.info("message processed", inbox_id=entry.id, sender=entry.sender,
                      message_id=entry.message_id, kind=entry.kind, status=outcome.status,
                      reference=outcome.reference, codes=[p.code for p in outcome.problems],
-                     duration_ms=round(share_s * 1000, 2), attempts=1, batch=len(entries))
-        return len(entries)
+                     duration_ms=round(share_s * 1000, 2), attempts=1,
+                     batch=len(batch.entries))
+        return alone
 
-    def _run_batch(self, tx: Tx, entries: list[JournalEntry],
-                   failures: dict[int, str]) -> dict[int, Outcome]:
-        """Reads the pending entries into `entries`; the outcomes of those that went through.
-        A failure is noted in `failures` (it is the message's first attempt)."""
-        entries[:] = pending_entries(tx, self.config.gateway.id, BATCH_ROWS)
-        done: dict[int, Outcome] = {}
-        for entry in entries:
+    def _run_batch(self, tx: Tx, batch: Batch) -> None:
+        """Reads the pending entries into `batch` and works each; a failure is noted in its
+        `failures` (it is the message's first attempt). Messages left pending by a failure in
+        `with_journal` are not taken: they go alone, with that attempt counted."""
+        batch.entries[:] = [entry for entry in pending_entries(tx, self.config.gateway.id,
+                                                               BATCH_ROWS)
+                            if entry.id not in self._held]
+        for entry in batch.entries:
             tx.execute("SAVEPOINT message")  # one name: each is released before the next
             try:
                 poison_point(entry.message_id)
-                done[entry.id] = self._work(tx, entry)
+                batch.done[entry.id] = self._work(tx, entry)
             except StoreUnavailable as error:
-                failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
+                batch.failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
                 raise
             except Exception as error:  # rolled back alone, then processed alone
-                failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
+                batch.failures[entry.id] = f"{type(error).__name__}: {error}"[:2000]
                 tx.execute("ROLLBACK TO SAVEPOINT message")
             tx.execute("RELEASE SAVEPOINT message")
-        return done
 
     async def process(self, entry: JournalEntry, earlier_errors: list[str] | None = None) -> None:
         """One message alone, with retries; `earlier_errors` are attempts already made (in a
