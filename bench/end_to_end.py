@@ -180,24 +180,10 @@ def _ready_timestamp(log: Path) -> float | None:
     return None
 
 
-class NodelayDaemon(Daemon):
-    """The daemon started through bench/nodelay.py: TCP_NODELAY on its connections."""
-
-    def start(self, **environment: str) -> None:
-        env = {key: value for key, value in os.environ.items()
-               if key not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
-        env.update({**self.environment, **environment})
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as handle:
-            self.process = subprocess.Popen(
-                [sys.executable, str(BENCH / "nodelay.py"), "run", "--config", str(self.config)],
-                stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=BENCH.parent,
-            )
-
-
 def start_daemon(config: Path, log: Path, *, nodelay: bool = False) -> tuple[Daemon, float]:
     """Start the daemon; seconds from process start to its `gateway ready` log line."""
-    daemon = NodelayDaemon(config, log) if nodelay else Daemon(config, log)
+    daemon = Daemon(config, log, program=(str(BENCH / "nodelay.py"),), directory=BENCH.parent) \
+        if nodelay else Daemon(config, log)
     started = time.time()
     daemon.start()
     daemon.wait_ready(timeout_s=READY_TIMEOUT_S)

@@ -219,6 +219,8 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
         missing = len(publisher.book.sent_at)
         unknown = publisher.book.unknown
         statuses = dict(publisher.book.statuses)
+    if arguments.dump:
+        dump_latencies(Path(arguments.dump), replies, started)
     in_window = sorted(latency for at, latency in replies if warm_at <= at <= ended)
     measured_s = max(1e-9, ended - warm_at)
     every = sorted(latency for at, latency in replies if at - latency >= warm_at)
@@ -239,6 +241,13 @@ def run(arguments: argparse.Namespace) -> dict[str, object]:
         "latency_ms_small": summary_ms(small),
         "latency_ms_large": summary_ms(large),
     }
+
+
+def dump_latencies(path: Path, replies: list[tuple[float, float]], started: float) -> None:
+    """One line per reply, in reply order: seconds from the start to its send, latency ms."""
+    with path.open("w", encoding="utf-8") as handle:
+        for at, latency in replies:
+            handle.write(f"{at - latency - started:.6f} {latency * 1000:.3f}\n")
 
 
 def summary_ms(latencies: list[float]) -> dict[str, float]:
@@ -262,6 +271,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--stream", type=int, default=0)
     parser.add_argument("--edifact-share", type=float, default=0.0)
+    parser.add_argument("--dump", help="write each reply's send time and latency to this file")
     result = run(parser.parse_args())
     print(json.dumps(result), flush=True)
     return 0

@@ -147,6 +147,10 @@ class Daemon:
     log: Path
     environment: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    directory: Path = REPO
+    """Where it runs: `python -m gateway` imports the gateway of this checkout."""
+    program: tuple[str, ...] = ("-m", "gateway")
+    """What the interpreter runs, before `run --config` (the benchmark's TCP_NODELAY wrapper)."""
 
     def start(self, **environment: str) -> None:
         env = {key: value for key, value in os.environ.items()
@@ -155,8 +159,8 @@ class Daemon:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "run", "--config", str(self.config)],
-            stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+            [sys.executable, *self.program, "run", "--config", str(self.config)],
+            stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=self.directory,
         )
         handle.close()
 
