@@ -104,6 +104,36 @@ class MailServer:
         raise TimeoutError(f"{len(self.received)} of {count} emails after {timeout_s} s")
 
 
+class ClosingController(Controller):
+    """aiosmtpd's controller, which on stop also closes the connections still open and waits
+    for them to be closed, so that no socket outlives its server."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[Any] = []
+
+    def factory(self) -> Any:
+        session = super().factory()
+        self.sessions = [s for s in self.sessions if s.transport is not None]
+        self.sessions.append(session)
+        return session
+
+    async def _close_sessions(self, timeout_s: float) -> None:
+        for session in self.sessions:
+            if session.transport is not None:
+                session.transport.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(session.transport is None for session in self.sessions):
+                return
+            await asyncio.sleep(0.01)
+
+    def stop(self, no_assert: bool = False) -> None:
+        closed = asyncio.run_coroutine_threadsafe(self._close_sessions(2.0), self.loop)
+        closed.result(timeout=5)
+        super().stop(no_assert)
+
+
 @contextmanager
 def running_mail_server(*, starttls: ssl.SSLContext | None = None,
                         implicit_tls: ssl.SSLContext | None = None) -> Iterator[MailServer]:
@@ -120,7 +150,7 @@ def running_mail_server(*, starttls: ssl.SSLContext | None = None,
         # (so AUTH is offered without STARTTLS; the test checks that the client logged in)
         options = {"ssl_context": implicit_tls, "authenticator": handler.authenticate,
                    "auth_require_tls": False}
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    controller = ClosingController(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield MailServer(port, handler)
