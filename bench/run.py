@@ -7,7 +7,8 @@ docs/performance.md says what each figure means and what the issue's targets are
 Order: micro-benchmarks (check against lxml; EDIFACT against pydifact), the echo baseline, the
 daemon's start-up (READY, 5 starts), the daemon end to end (10-line declarations at full load
 and at half that rate, the realistic mix, a burst of 10-line declarations for ingest and
-memory), the echo at the daemon's half rate, email delivery, growth with a large ledger.
+memory), the echo at the daemon's half rate, email delivery, growth with a large ledger, and
+the messages of a large EDIFACT interchange against a small one.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from end_to_end import (  # noqa: E402
 )
 from figures import Figure, Report  # noqa: E402
 from growth import Sizes, run_growth_benchmark  # noqa: E402
+from interchange import Interchanges, run_interchange_benchmark  # noqa: E402
 from micro import run_check_benchmarks, run_edifact_benchmark  # noqa: E402
 from peers import SHIPPED_BROKER_CONFIG, Broker, read_process, stop_daemon  # noqa: E402
 from traffic import (  # noqa: E402
@@ -80,6 +82,7 @@ class Profile:
     micro_budget_s: float
     emails: int
     growth: Sizes
+    interchanges: Interchanges
     drain_s: float
     stop_grace_s: float
     ready_starts: int = 5
@@ -91,7 +94,8 @@ class Profile:
 PROFILES = {
     "smoke": Profile(daemon_s=4, echo_s=3, half_s=3, mixed_s=3, burst=600, burst_bound_s=12,
                      window=200, micro_budget_s=0.15, emails=100,
-                     growth=Sizes(1_000, 20_000, 100), drain_s=15, stop_grace_s=2,
+                     growth=Sizes(1_000, 20_000, 100), interchanges=Interchanges(10, 100, 1),
+                     drain_s=15, stop_grace_s=2,
                      nodelay_diagnostic=False),
     # the burst: 200,000 were journalled in 59 s on a fast day, short of the 60 s the ingest
     # target names. The publisher runs ahead of the journal and the shipped broker queues at
@@ -99,7 +103,8 @@ PROFILES = {
     # "burst: N of M journalled" would show it)
     "full": Profile(daemon_s=60, echo_s=30, half_s=30, mixed_s=30, burst=240_000,
                     burst_bound_s=240, window=500, micro_budget_s=2.0, emails=2_000,
-                    growth=Sizes(1_000, 1_000_000, 500), drain_s=60, stop_grace_s=10,
+                    growth=Sizes(1_000, 1_000_000, 500), interchanges=Interchanges(50, 500),
+                    drain_s=60, stop_grace_s=10,
                     sustained_s=60),
 }
 
@@ -452,6 +457,12 @@ class Run:
         run_growth_benchmark(self.report, self.partners, self.partners_file, sizes,
                              self.work / "growth", self.seed)
 
+    def interchange(self) -> None:
+        sizes = self.profile.interchanges
+        log(f"interchanges: {sizes.small} against {sizes.large} messages")
+        run_interchange_benchmark(self.report, self.partners, self.partners_file, sizes,
+                                  self.seed)
+
 
 def environment_note(arguments: argparse.Namespace) -> str:
     mosquitto = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True,
@@ -470,8 +481,9 @@ def main() -> int:
     parser.add_argument("--edifact-share", type=float, default=0.1,
                         help="share of declarations and payments sent as EDIFACT (when the "
                              "gateway can write EDIFACT; 0 turns it off)")
-    parser.add_argument("--only", default="micro,e2e,email,growth",
-                        help="comma-separated parts to run: micro, e2e, email, growth")
+    parser.add_argument("--only", default="micro,e2e,email,growth,interchange",
+                        help="comma-separated parts to run: micro, e2e, email, growth, "
+                             "interchange")
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON lines here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     arguments = parser.parse_args()
@@ -500,6 +512,8 @@ def main() -> int:
             run.email()
         if "growth" in parts:
             run.growth()
+        if "interchange" in parts:
+            run.interchange()
     finally:
         broker.stop()
         if not arguments.keep:

@@ -27,12 +27,14 @@ from gateway.validation.problems import Problem, has_errors, problem
 
 KIND_OF_TYPE: dict[str, Kind] = {"CUSDEC": "declaration", "REMADV": "payment"}
 
-TOKENIZED_INTERCHANGES_MAX = 2
+TOKENIZED_INTERCHANGES_MAX = 1
 """How many tokenized interchanges are kept for reuse. Each message of an interchange is
 checked and answered on its own, each time from the interchange's bytes: tokenizing them again
 every time made an interchange of n messages cost n times its own size (26,000 messages in
-1 MB: hours on the database thread). Parts are journalled together and processed in order, so
-two are enough; each costs about 30 times its size in memory (30 MB for 1 MB)."""
+1 MB: hours on the database thread). An interchange's messages are journalled together, when
+it is processed, and processed in that order after it, so one is enough: two interchanges
+that arrive together cost one tokenization more each, not one per message. Each costs about
+30 times its size in memory (30 MB for 1 MB), held until the next interchange."""
 
 
 @functools.lru_cache(maxsize=TOKENIZED_INTERCHANGES_MAX)

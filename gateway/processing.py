@@ -39,12 +39,12 @@ from gateway.standards.deadlines import respond_by
 from gateway.store.database import Database, StoreUnavailable, Tx
 from gateway.store.journal import (
     JournalEntry,
+    StoredBytes,
     add_part,
     finish,
     oversize_head,
     parent_role_of,
     pending_entries,
-    stored_bytes,
 )
 from gateway.store.outbox import Delivery, enqueue
 from gateway.validation.pipeline import Checked, CheckSettings, Sending, check
@@ -87,6 +87,8 @@ class Processor:
         self.carried: list[tuple[JournalEntry, list[str]]] = []
         """Messages that failed in `with_journal`, with that attempt's error: the next
         `run_pending` processes them alone."""
+        self._stored_bytes = StoredBytes()
+        """An interchange's bytes, read once for all its messages (each needs them twice)."""
         self._held: set[int] = set()
         """Their ids, noted on the database thread before that transaction commits, so that
         a batch read right after it (a `run_pending` that overlapped it) leaves them for
@@ -269,7 +271,7 @@ class Processor:
             return self._resend(tx, entry)
         if entry.role == "conflict":
             return self._conflict(tx, entry)
-        payload = stored_bytes(tx, entry)
+        payload = self._stored_bytes(tx, entry)
         if payload is None:
             raise RuntimeError(f"the bytes of EDIFACT entry {entry.id} are not stored")
         if entry.role == "original":
@@ -387,7 +389,7 @@ class Processor:
         self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
                      resent=True)
         if entry.syntax == "edifact" and original.status == "accepted":
-            payload = stored_bytes(tx, entry)
+            payload = self._stored_bytes(tx, entry)
             if payload is not None:
                 self._add_parts(tx, entry, tokenized(payload))
         return outcome
@@ -452,7 +454,7 @@ class Processor:
         or APERAK for EDIFACT (none for a message its CONTRL already rejected, nor, without
         `answer_required`, for one whose answer cannot be rendered)."""
         payload: bytes | None = None
-        edifact_bytes = stored_bytes(tx, entry) if entry.syntax == "edifact" else None
+        edifact_bytes = self._stored_bytes(tx, entry) if entry.syntax == "edifact" else None
         if edifact_bytes is not None:
             extra = [duplicate_problem(entry.message_key)] if entry.role == "conflict" else None
             whole = len(edifact_bytes) == entry.payload_bytes  # else its envelope only

@@ -4,6 +4,7 @@ fail the same way again, and an interchange is tokenized once, not once per mess
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,17 @@ from support.pipeline import REPO, Harness
 
 import gateway.edifact_flow
 import gateway.processing
+import gateway.store.journal
 from gateway.codec.edifact import Interchange, tokenize
 from gateway.outcome import Outcome
+from gateway.store.database import Tx
+from gateway.store.journal import (
+    JournalEntry,
+    StoredBytes,
+    content_hash,
+    entry_by_id,
+    stored_bytes,
+)
 
 EDIFACT = REPO / "examples" / "edifact"
 HUGE = b"9" * 5000
@@ -128,3 +138,75 @@ def test_an_interchange_is_tokenized_once_for_all_its_messages(
     drain(harness)
     assert harness.scalar("SELECT COUNT(*) FROM outcomes") == count + 1
     assert len(calls) == 1
+
+
+def test_two_interchanges_journalled_together_are_tokenized_twice_each(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One tokenized interchange is kept: two that arrive together are each tokenized for
+    themselves and once more for their messages, which follow both, not once per message."""
+    calls: list[bytes] = []
+
+    def counted(payload: bytes) -> Interchange:
+        calls.append(payload)
+        return tokenize(payload)
+
+    monkeypatch.setattr(gateway.edifact_flow, "tokenize", counted)
+    gateway.edifact_flow.tokenized.cache_clear()
+    count = 30
+    payloads = []
+    for reference in (b"PAIR1", b"PAIR2"):
+        messages = b"".join(b"UNH+%d+REMADV:D:96B:UN'UNT+2+%d'" % (i, i)
+                            for i in range(1, count + 1))
+        payloads.append(b"UNB+UNOA:3+BRK42+CARMGW+261123:1405+" + reference + b"'" +
+                        messages + b"UNZ+%d+" % count + reference + b"'")
+        harness.journal(payloads[-1])
+    drain(harness)
+    assert harness.scalar("SELECT COUNT(*) FROM outcomes") == 2 * (count + 1)
+    assert calls == payloads + payloads
+
+
+def test_an_interchange_is_read_from_the_database_once_for_all_its_messages(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each of 120 messages needs its interchange's bytes twice (check and answer); they come
+    from the interchange processed just before, not from a copy read per message."""
+    reads: list[int] = []
+
+    def counted(tx: Tx, entry: JournalEntry) -> bytes | None:
+        reads.append(entry.id)
+        return stored_bytes(tx, entry)
+
+    monkeypatch.setattr(gateway.store.journal, "stored_bytes", counted)
+    count = 120
+    messages = b"".join(b"UNH+%d+REMADV:D:96B:UN'UNT+2+%d'" % (i, i)
+                        for i in range(1, count + 1))
+    harness.journal(b"UNB+UNOA:3+BRK42+CARMGW+261123:1405+MANY2'" + messages +
+                    b"UNZ+%d+MANY2'" % count)
+    drain(harness)
+    assert harness.scalar("SELECT COUNT(*) FROM outcomes") == count + 1
+    assert reads == []
+
+
+def test_kept_bytes_answer_only_for_the_same_entry_and_content(harness: Harness) -> None:
+    """An entry that got the id of a purged one (SQLite reuses the highest id) is answered
+    with its own bytes, found by the content hash; other entries with theirs."""
+    first = harness.journal(edi("payment-remadv.edi"))
+    other = harness.journal(edi("declaration-d96b.edi"))
+    assert first is not None and other is not None
+    entries = harness.database.transaction_sync(
+        lambda tx: [entry_by_id(tx, first), entry_by_id(tx, other)])
+    parent, unrelated = entries
+    assert parent is not None and unrelated is not None
+    part = replace(parent, id=99, role="part", original_id=parent.id, payload=None,
+                   part_index=0)
+    kept = StoredBytes()
+    read = harness.database.transaction_sync
+    assert read(lambda tx: kept(tx, parent)) == edi("payment-remadv.edi")
+    assert read(lambda tx: kept(tx, unrelated)) == edi("declaration-d96b.edi")
+    assert read(lambda tx: kept(tx, part)) == edi("payment-remadv.edi")  # read again
+
+    replaced = b"UNB+UNOA:3+BRK42+CARMGW+261123:1405+OTHER1'UNZ+0+OTHER1'"
+    read(lambda tx: tx.execute("UPDATE inbox SET payload = ?, content_hash = ? WHERE id = ?",
+                               (replaced, content_hash(replaced), parent.id)))
+    assert read(lambda tx: kept(tx, part)) == edi("payment-remadv.edi")  # kept: not read
+    assert read(lambda tx: kept(tx, replace(part, content_hash=content_hash(replaced)))) \
+        == replaced

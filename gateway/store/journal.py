@@ -66,6 +66,8 @@ class JournalEntry:
     received_at: datetime
     respond_by: datetime
     status: str
+    content_hash: str
+    """Of the bytes as they arrived; a part has its interchange's."""
 
 
 def content_hash(payload: bytes) -> str:
@@ -177,7 +179,8 @@ def _conflict_journalled(tx: Tx, original_id: int, digest: str) -> bool:
 
 _ENTRY_COLUMNS = (
     "id, sender, message_key, message_id, role, original_id, kind, payload, payload_bytes, topic,"
-    " correlation_data, response_topic, received_at, respond_by, status, syntax, part_index"
+    " correlation_data, response_topic, received_at, respond_by, status, syntax, part_index,"
+    " content_hash"
 )
 
 
@@ -200,6 +203,7 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
         status=str(row[14]),
         syntax=str(row[15]),
         part_index=None if row[16] is None else int(row[16]),  # type: ignore[call-overload]
+        content_hash=str(row[17]),
     )
 
 
@@ -258,6 +262,32 @@ def stored_bytes(tx: Tx, entry: JournalEntry) -> bytes | None:
             return bytes(row[0])
         current = None if row[1] is None else int(row[1])
     return None
+
+
+class StoredBytes:
+    """`stored_bytes` that keeps the last bytes it gave. The messages of an interchange are
+    processed one after another, right after the interchange itself, and each needs its bytes
+    twice (to check it and to answer it): read from the database every time, a 1 MB
+    interchange was copied out twice per message, and compared byte for byte with the copy
+    its tokenization is cached under (`tokenized`). Kept by the id of the entry holding or
+    leading to them and by their content hash, so an entry that got a purged entry's id
+    (SQLite reuses the highest) is never answered with the old bytes."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[int, str, bytes] | None = None
+
+    def __call__(self, tx: Tx, entry: JournalEntry) -> bytes | None:
+        if entry.payload is not None:
+            self._kept = (entry.id, entry.content_hash, entry.payload)
+            return entry.payload
+        through = entry.original_id
+        kept = self._kept
+        if kept is not None and (kept[0], kept[1]) == (through, entry.content_hash):
+            return kept[2]
+        payload = stored_bytes(tx, entry)
+        if payload is not None and through is not None:
+            self._kept = (through, entry.content_hash, payload)
+        return payload
 
 
 def finish(tx: Tx, inbox_id: int, status: str) -> None:
