@@ -195,7 +195,7 @@ def _processing(directory: Path, partners: Partners, partners_file: Path, messag
     if variant == "grouped":
         asyncio.run(grouped())
     elif variant == "no-email":
-        with swapped(processor, "_email_deliveries", lambda *_: []):
+        with swapped(processor.answers, "_email_deliveries", lambda *_: []):
             asyncio.run(one_by_one())
     else:
         asyncio.run(one_by_one())

@@ -16,22 +16,19 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity import wait_random_exponential as wait_jittered
 
 from gateway import metrics
-from gateway.codec.acknowledgement import render_acknowledgement
+from gateway.answers import Answers
 from gateway.codec.edifact import Interchange
 from gateway.config import Config
-from gateway.delivery.email_content import header_message_id, render_email
 from gateway.edifact_flow import (
     check_part,
-    duplicate_problem,
     interchange_outcome,
     kind_of_message,
     part_key,
-    renderer,
     tokenized,
 )
 from gateway.faults import crash_point, poison_point
-from gateway.handling import HandlerContext, HandlerResult, next_number
-from gateway.outcome import Outcome, from_json, to_json
+from gateway.handling import HandlerContext, HandlerResult
+from gateway.outcome import Outcome, from_json
 from gateway.partners import Registry
 from gateway.routing import route
 from gateway.standards.calendar import BusinessCalendar
@@ -41,12 +38,9 @@ from gateway.store.journal import (
     JournalEntry,
     StoredBytes,
     add_part,
-    finish,
-    oversize_head,
     parent_role_of,
     pending_entries,
 )
-from gateway.store.outbox import Delivery, enqueue
 from gateway.validation.pipeline import Checked, CheckSettings, Sending, check
 from gateway.validation.problems import problem
 
@@ -89,6 +83,7 @@ class Processor:
         `run_pending` processes them alone."""
         self._stored_bytes = StoredBytes()
         """An interchange's bytes, read once for all its messages (each needs them twice)."""
+        self.answers = Answers(lambda: self.config, registry, calendar, now, self._stored_bytes)
         self._held: set[int] = set()
         """Their ids, noted on the database thread before that transaction commits, so that
         a batch read right after it (a `run_pending` that overlapped it) leaves them for
@@ -287,9 +282,10 @@ class Processor:
     def _interchange(self, tx: Tx, entry: JournalEntry, interchange: Interchange) -> Outcome:
         """The CONTRL answer, then each message journalled as its own entry."""
         outcome = interchange_outcome(
-            interchange, acknowledgement_id=self._acknowledgement_id(tx), sender=entry.sender,
-            kind=entry.kind, received_at=entry.received_at, respond_by=entry.respond_by)
-        self._record(tx, entry, outcome, identity=outcome.status)
+            interchange, acknowledgement_id=self.answers.acknowledgement_id(tx),
+            sender=entry.sender, kind=entry.kind, received_at=entry.received_at,
+            respond_by=entry.respond_by)
+        self.answers.record(tx, entry, outcome, identity=outcome.status)
         if interchange.sound:
             self._add_parts(tx, entry, interchange)
         return outcome
@@ -313,7 +309,7 @@ class Processor:
             raise StoreUnavailable(f"no original outcome for re-sent part {entry.id}")
         outcome = from_json(str(row[0])).with_problem(
             problem("DUP001", "a re-send of a message already processed: the original outcome"))
-        self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
+        self.answers.record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
                      resent=True)
         return outcome
 
@@ -345,7 +341,7 @@ class Processor:
             result = route(tx, checked.message, self._context(entry, post=not checked.test))
             crash_point("in-handler-transaction")
         outcome = Outcome(
-            acknowledgement_id=self._acknowledgement_id(tx),
+            acknowledgement_id=self.answers.acknowledgement_id(tx),
             ref_message_id=checked.ref_message_id,
             sender=entry.sender,
             kind=checked.kind,
@@ -362,19 +358,19 @@ class Processor:
             importer_account=(checked.message.importer_account
                               if checked.message is not None else None),
         )
-        self._record(tx, entry, outcome, identity=outcome.status)
+        self.answers.record(tx, entry, outcome, identity=outcome.status)
         return outcome
 
     def _conflict(self, tx: Tx, entry: JournalEntry) -> Outcome:
         text = f"MessageID {entry.message_id or entry.message_key} was used before for " \
                "different content"
         outcome = Outcome(
-            acknowledgement_id=self._acknowledgement_id(tx), ref_message_id=entry.message_id,
+            acknowledgement_id=self.answers.acknowledgement_id(tx), ref_message_id=entry.message_id,
             sender=entry.sender, kind=entry.kind, reference=None, status="rejected", test=False,
             received_at=entry.received_at, respond_by=entry.respond_by,
             problems=(problem("DUP002", text),),
         )
-        self._record(tx, entry, outcome, identity=f"rejected+DUP002#{entry.id}")
+        self.answers.record(tx, entry, outcome, identity=f"rejected+DUP002#{entry.id}")
         return outcome
 
     def _resend(self, tx: Tx, entry: JournalEntry) -> Outcome:
@@ -386,7 +382,7 @@ class Processor:
         original = from_json(str(row[0]))
         outcome = original.with_problem(problem("DUP001", "a re-send of a message already "
                                                           "processed: the original outcome"))
-        self._record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
+        self.answers.record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
                      resent=True)
         if entry.syntax == "edifact" and original.status == "accepted":
             payload = self._stored_bytes(tx, entry)
@@ -396,13 +392,13 @@ class Processor:
 
     def _defer(self, tx: Tx, entry: JournalEntry, error: Exception, errors: list[str]) -> None:
         outcome = Outcome(
-            acknowledgement_id=self._acknowledgement_id(tx), ref_message_id=entry.message_id,
+            acknowledgement_id=self.answers.acknowledgement_id(tx), ref_message_id=entry.message_id,
             sender=entry.sender, kind=entry.kind, reference=None, status="deferred",
             test=False, received_at=entry.received_at, respond_by=entry.respond_by,
             problems=(problem("GW001", "internal failure; the message will be replayed"),),
         )
         # the failure may be in the input itself: the record of it must not fail the same way
-        self._record(tx, entry, outcome, identity="deferred", answer_required=False)
+        self.answers.record(tx, entry, outcome, identity="deferred", answer_required=False)
         tx.execute(
             "INSERT INTO dead_letters (inbox_id, error, attempts, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (inbox_id) DO UPDATE SET error = excluded.error,"
@@ -415,81 +411,6 @@ class Processor:
             tx.execute("INSERT INTO dead_letter_attempts (inbox_id, attempt, error, at)"
                        " VALUES (?, ?, ?, ?)", (entry.id, number, text, self.now().isoformat()))
 
-    def _acknowledgement_id(self, tx: Tx) -> str:
-        instance = self.config.gateway.id
-        return f"{instance}-{next_number(tx, f'acknowledgement:{instance}'):012d}"
-
-    def _record(self, tx: Tx, entry: JournalEntry, outcome: Outcome, identity: str,
-                *, answer_required: bool = True, resent: bool = False) -> None:
-        """The outcome with its deliveries; without `answer_required`, an MQTT answer that
-        cannot be rendered is left out (logged) instead of failing the record. `resent`: the
-        answer of a re-send (XML, or a message of a re-sent interchange)."""
-        now = self.now()
-        tx.execute("UPDATE outcomes SET superseded = 1 WHERE inbox_id = ? AND superseded = 0",
-                   (entry.id,))
-        outcome_id = tx.insert(
-            "INSERT INTO outcomes (inbox_id, acknowledgement_id, status, kind, reference, facts,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (entry.id, outcome.acknowledgement_id, outcome.status, outcome.kind,
-             outcome.reference, to_json(outcome), now.isoformat()),
-        )
-        deliveries = self._mqtt_delivery(tx, entry, outcome, now,
-                                         answer_required=answer_required)
-        if not (entry.syntax == "edifact" and entry.role != "part"
-                and outcome.status == "accepted"):  # a sound interchange: its parts email
-            deliveries += self._email_deliveries(entry, outcome, identity, now)
-        enqueue(tx, outcome_id, stops_clock(outcome, resent=resent), deliveries, now,
-                instance=self.config.gateway.id)
-        finish(tx, entry.id, "deferred" if outcome.status == "deferred" else "done")
-        if outcome.status == "rejected" and entry.payload is not None and \
-                len(entry.payload) > self.config.retention.rejected_payload_bytes_max:
-            # as for a payload over the size limit: an interchange keeps its envelope, so that
-            # a re-send of it is answered with a CONTRL
-            tx.execute("UPDATE inbox SET payload = ? WHERE id = ?",
-                       (oversize_head(entry.payload, entry.syntax), entry.id))
-
-    def _mqtt_delivery(self, tx: Tx, entry: JournalEntry, outcome: Outcome,
-                       now: datetime, *, answer_required: bool = True) -> list[Delivery]:
-        """The answer in the syntax of the input: an Acknowledgement for XML; CONTRL, CUSRES
-        or APERAK for EDIFACT (none for a message its CONTRL already rejected, nor, without
-        `answer_required`, for one whose answer cannot be rendered)."""
-        payload: bytes | None = None
-        edifact_bytes = self._stored_bytes(tx, entry) if entry.syntax == "edifact" else None
-        if edifact_bytes is not None:
-            extra = [duplicate_problem(entry.message_key)] if entry.role == "conflict" else None
-            whole = len(edifact_bytes) == entry.payload_bytes  # else its envelope only
-            try:
-                write = renderer(edifact_bytes, entry.part_index, sender=entry.sender, now=now,
-                                 extra=extra, whole=whole)
-                payload = write(outcome) if write is not None else None
-            except Exception as error:  # rendering is pure: nothing to roll back
-                if answer_required:
-                    raise
-                log.error("answer not rendered; the outcome is recorded without it",
-                          status=outcome.status, error=f"{type(error).__name__}: {error}"[:200])
-                return []
-            if payload is None:
-                return []
-        else:
-            payload = render_acknowledgement(outcome)
-        return [Delivery("mqtt", response_topic(entry.sender, entry.response_topic), payload,
-                         correlation_data=entry.correlation_data)]
-
-    def _email_deliveries(self, entry: JournalEntry, outcome: Outcome, identity: str,
-                          now: datetime) -> list[Delivery]:
-        registry = self.registry()
-        addresses = email_recipients(registry, entry.sender, outcome)
-        smtp = self.config.smtp
-        deliveries = []
-        for address in addresses:
-            message_id = header_message_id(self.config.gateway.cluster, entry.sender,
-                                           entry.message_key, identity, address, smtp.domain)
-            payload = render_email(outcome, sender_address=smtp.sender, recipient=address,
-                                   message_id=message_id, zone=self.calendar.zone, now=now)
-            deliveries.append(Delivery("email", address, payload, header_message_id=message_id))
-        return deliveries
-
-
 def reference_of(checked: Checked, result: HandlerResult) -> str | None:
     """The Acknowledgement's Reference (CONTRACT section 3): TransactionNumber/Version of a
     declaration, PaymentReference of a payment, the case number of an appeal or account
@@ -497,43 +418,3 @@ def reference_of(checked: Checked, result: HandlerResult) -> str | None:
     if checked.kind in ("appeal", "account-request"):
         return result.case_number
     return checked.reference
-
-
-def stops_clock(outcome: Outcome, *, resent: bool) -> bool:
-    """Whether delivering `outcome` stops its message's service-standard clock.
-
-    A final outcome does. A re-send's answer does, whatever it says: the message's deadline
-    is its original's, which a case or a replay (of a `deferred` original) answers, and the
-    re-send's answer is all it will get. `received` does too when no case will stop it: a
-    Test appeal or account request opens none."""
-    if outcome.final or resent:
-        return True
-    return outcome.status == "received" and outcome.case_number is None
-
-
-def response_topic(sender: str, requested: str | None) -> str:
-    """`carm/v1/out/{sender}`, or the request's response-topic when it lies under it."""
-    base = f"carm/v1/out/{sender}"
-    if requested and not any(c in requested for c in "+#\x00") and (
-        requested == base or requested.startswith(base + "/")
-    ):
-        return requested
-    return base
-
-
-def email_recipients(registry: Registry, sender_id: str, outcome: Outcome) -> list[str]:
-    """The sender per its `notify` setting; the importer too for an opened case.
-
-    AUTH003 is answered on MQTT only: an unregistered sender has no address to write to.
-    """
-    sender = registry.sender(sender_id)
-    if sender is None or any(p.code == "AUTH003" for p in outcome.problems):
-        return []
-    recipients = []
-    if sender.notify == "all" or (sender.notify == "rejections" and outcome.status == "rejected"):
-        recipients.append(sender.email)
-    if outcome.case_number and outcome.importer_account:
-        account = registry.account(outcome.importer_account)
-        if account is not None and account.email not in recipients:
-            recipients.append(account.email)
-    return recipients

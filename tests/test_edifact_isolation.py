@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from support.pipeline import REPO, Harness
 
+import gateway.answers
 import gateway.edifact_flow
 import gateway.processing
 import gateway.store.journal
@@ -93,7 +94,7 @@ def test_a_deferral_is_recorded_even_when_its_answer_cannot_be_rendered(
     """An input whose answer cannot be rendered fails every attempt; its deferral is then
     recorded without the MQTT answer (GW001, dead letter, email) instead of failing the same
     way and taking the processing loop down. The message behind it is processed."""
-    real_renderer = gateway.processing.renderer
+    real_renderer = gateway.answers.renderer
     poisoned = with_reference(edi("payment-remadv.edi"), b"BRK42E000201", b"BRK42E000999")
 
     def failing_renderer(payload: bytes, *args: object,
@@ -102,7 +103,7 @@ def test_a_deferral_is_recorded_even_when_its_answer_cannot_be_rendered(
             raise ValueError("cannot render this interchange")
         return real_renderer(payload, *args, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(gateway.processing, "renderer", failing_renderer)
+    monkeypatch.setattr(gateway.answers, "renderer", failing_renderer)
     harness.journal(poisoned)
     harness.journal(edi("declaration-d96b.edi"))
     drain(harness)

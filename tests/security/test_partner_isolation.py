@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from gateway.answers import email_recipients, response_topic
 from gateway.outcome import Outcome
 from gateway.partners import Account, Registry, Sender
-from gateway.processing import email_recipients, response_topic
 from gateway.validation.problems import problem
 
 REGISTRY = Registry(
