@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib.protocol import SMTPProtocol
 
 from gateway.config import SmtpSettings
 from gateway.delivery.maildir import MaildirWriter
@@ -24,7 +25,9 @@ SMTP_TIMEOUT_S = 30.0
 SMTP_POOL_SIZE = 4
 """Connections kept open to the SMTP server: one stalled conversation holds only one."""
 SMTP_QUIT_S = 2.0
-"""How long a stopping daemon waits for the SMTP server to answer QUIT."""
+"""How long a stopping daemon waits for the SMTP server to answer QUIT and for its
+connections to close."""
+SMTP_CLOSED_POLL_S = 0.005
 
 
 class TemporaryFailure(Exception):
@@ -103,6 +106,8 @@ class SmtpSender:
         self.timeout_s = timeout_s
         self._slots = asyncio.Semaphore(pool_size)
         self._idle: list[aiosmtplib.SMTP] = []
+        self._closing: list[SMTPProtocol] = []
+        """Connections closed and not yet gone: over TLS, closing only starts the shutdown."""
 
     def __repr__(self) -> str:
         return f"SmtpSender({self.host}:{self.port}, tls={self.implicit_tls})"
@@ -139,11 +144,11 @@ class SmtpSender:
                 client = await self._take()
                 await client.sendmail(self.settings.sender, recipients, row.payload)
             except aiosmtplib.SMTPResponseException as error:
-                _discard(client)
+                self._discard(client)
                 failure = PermanentFailure if error.code >= 500 else TemporaryFailure
                 raise failure(f"smtp {error.code}: {error.message}") from error
             except aiosmtplib.SMTPRecipientsRefused as error:  # each refusal has its code
-                _discard(client)
+                self._discard(client)
                 refusals = error.recipients
                 permanent = bool(refusals) and all(item.code >= 500 for item in refusals)
                 failure = PermanentFailure if permanent else TemporaryFailure
@@ -151,26 +156,42 @@ class SmtpSender:
                                  for item in refusals)
                 raise failure(f"smtp recipients refused: {text}") from error
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                _discard(client)
+                self._discard(client)
                 raise TemporaryFailure(f"smtp: {type(error).__name__}: {error}") from error
             self._idle.append(client)
 
     async def close(self) -> None:
-        """QUIT on the idle connections, all at once and for at most SMTP_QUIT_S: a server
-        that does not answer must not hold the daemon's stop past systemd's TimeoutStopSec."""
+        """QUIT on the idle connections, all at once, then wait until every connection closed
+        so far is gone; all of it within SMTP_QUIT_S: a server that does not answer must not
+        hold the daemon's stop past systemd's TimeoutStopSec. The loop ends right after: a
+        connection still closing then would leave its socket to the garbage collector."""
+        deadline = asyncio.get_running_loop().time() + SMTP_QUIT_S
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(_quit(client) for client in idle if client.is_connected))
+        await asyncio.gather(*(self._quit(client) for client in idle if client.is_connected))
+        # aiosmtplib has no event for a closed connection: its protocol drops its transport then
+        while self._still_closing() \
+                and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(SMTP_CLOSED_POLL_S)
 
+    async def _quit(self, client: aiosmtplib.SMTP) -> None:
+        if client.protocol is not None:
+            self._closing.append(client.protocol)
+        try:
+            await asyncio.wait_for(client.quit(), SMTP_QUIT_S)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
 
-async def _quit(client: aiosmtplib.SMTP) -> None:
-    try:
-        await asyncio.wait_for(client.quit(), SMTP_QUIT_S)
-    except (aiosmtplib.SMTPException, OSError, TimeoutError):
-        client.close()
-
-
-def _discard(client: aiosmtplib.SMTP | None) -> None:
-    """Close a connection that failed; a new one is made for the next message."""
-    if client is not None:
+    def _discard(self, client: aiosmtplib.SMTP | None) -> None:
+        """Close a connection that failed; a new one is made for the next message."""
+        if client is None:
+            return
+        if client.protocol is not None:
+            self._still_closing()  # forget those gone, so the list stays short
+            self._closing.append(client.protocol)
         with contextlib.suppress(Exception):  # it is broken already
             client.close()
+
+    def _still_closing(self) -> bool:
+        self._closing = [protocol for protocol in self._closing
+                         if protocol.transport is not None]
+        return bool(self._closing)

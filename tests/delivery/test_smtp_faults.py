@@ -1,6 +1,8 @@
 """SMTP delivery against a mail server that misbehaves, and over STARTTLS or implicit TLS."""
 
 import asyncio
+import contextlib
+import os
 import ssl
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,6 +16,7 @@ from support.pipeline import Harness, example
 from gateway.config import SmtpSettings
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import PermanentFailure, SmtpSender, TemporaryFailure
+from gateway.store.outbox import OutboxRow
 
 ATTEMPTS = 4
 
@@ -159,6 +162,44 @@ def test_implicit_tls_with_a_password_file(harness: Harness, tmp_path: Path,
         drain_until_settled(harness, SmtpSender(settings))
         assert final_states(harness) == {"delivered"}
         assert server.handler.logins == ["gateway"]
+
+
+def sockets_to(port: int) -> int:
+    """This process's open TCP sockets whose peer is `port` (from /proc)."""
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            held.add(os.readlink(f"/proc/self/fd/{fd}"))
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[2].rsplit(":", 1)[1], 16) == port and f"socket:[{fields[9]}]" in held:
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("failure", [None, "451 4.3.0 try later"])
+def test_a_closed_sender_leaves_no_connection_open(certificate_authority: trustme.CA,
+                                                   failure: str | None) -> None:
+    """`close()` returns once every connection it kept or dropped is gone, over TLS too, where
+    closing only starts the TLS shutdown: the daemon's loop ends right after `close()`, and
+    a socket still open then is left to the garbage collector (a ResourceWarning in tests)."""
+    with running_mail_server(implicit_tls=server_context(certificate_authority)) as server:
+        if failure is not None:
+            server.handler.failures.append(failure)  # the sender drops that connection
+        url = f"smtps://gateway:s3cret@127.0.0.1:{server.port}"
+        sender = SmtpSender(SmtpSettings(url=url))
+        row = OutboxRow(1, None, "outcome", "email", "ops@broker42.example",
+                        b"Subject: test\r\n\r\nhello\r\n", None, None, 0)
+
+        async def scenario() -> int:
+            with contextlib.suppress(TemporaryFailure):
+                await sender.send(row)
+            await sender.close()
+            return sockets_to(server.port)
+
+        assert asyncio.run(scenario()) == 0
+        assert len(server.received) == (0 if failure else 1)
 
 
 def test_untrusted_certificate_is_refused(harness: Harness, tmp_path: Path,
