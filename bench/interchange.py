@@ -54,11 +54,10 @@ def interchange_of(partners: Partners, count: int, seed: int) -> Message:
         raise RuntimeError(f"{len(bodies)} of {count} messages of one sender generated")
     segments = first.payload.decode("latin-1").split("'\r\n")
     envelope = [text + "'\r\n" for text in segments if text.startswith(("UNA", "UNB+"))]
-    reference = segments[[text.startswith("UNB+") for text in segments].index(True)] \
-        .rsplit("+", 1)[-1]
+    reference = next(text for text in segments if text.startswith("UNB+")).rsplit("+", 1)[-1]
     text = "".join(envelope) + "".join(bodies) + f"UNZ+{count}+{reference}'\r\n"
     return Message(first.sequence, first.sender, "declaration", "edifact", 10, None,
-                   f"{reference}", text.encode("latin-1"))
+                   reference, text.encode("latin-1"))
 
 
 def run_interchange_benchmark(report: Report, partners: Partners, partners_file: Path,

@@ -19,7 +19,7 @@ from gateway.store.database import Tx
 from gateway.store.journal import JournalEntry, finish, oversize_head
 from gateway.store.outbox import Delivery, enqueue
 
-log = structlog.get_logger("gateway.processing")
+log = structlog.get_logger("gateway.processing")  # its events were logged there before
 
 
 class Answers:
@@ -40,7 +40,7 @@ class Answers:
         return f"{instance}-{next_number(tx, f'acknowledgement:{instance}'):012d}"
 
     def record(self, tx: Tx, entry: JournalEntry, outcome: Outcome, identity: str,
-                *, answer_required: bool = True, resent: bool = False) -> None:
+               *, answer_required: bool = True, resent: bool = False) -> None:
         """The outcome with its deliveries; without `answer_required`, an MQTT answer that
         cannot be rendered is left out (logged) instead of failing the record. `resent`: the
         answer of a re-send (XML, or a message of a re-sent interchange)."""

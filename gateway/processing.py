@@ -309,8 +309,8 @@ class Processor:
             raise StoreUnavailable(f"no original outcome for re-sent part {entry.id}")
         outcome = from_json(str(row[0])).with_problem(
             problem("DUP001", "a re-send of a message already processed: the original outcome"))
-        self.answers.record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
-                     resent=True)
+        self.answers.record(tx, entry, outcome,
+                            identity=f"{outcome.status}+DUP001#{entry.id}", resent=True)
         return outcome
 
     def check_entry(self, entry: JournalEntry) -> Checked:
@@ -382,8 +382,8 @@ class Processor:
         original = from_json(str(row[0]))
         outcome = original.with_problem(problem("DUP001", "a re-send of a message already "
                                                           "processed: the original outcome"))
-        self.answers.record(tx, entry, outcome, identity=f"{outcome.status}+DUP001#{entry.id}",
-                     resent=True)
+        self.answers.record(tx, entry, outcome,
+                            identity=f"{outcome.status}+DUP001#{entry.id}", resent=True)
         if entry.syntax == "edifact" and original.status == "accepted":
             payload = self._stored_bytes(tx, entry)
             if payload is not None:

@@ -46,6 +46,15 @@ def with_reference(payload: bytes, old: bytes, new: bytes) -> bytes:
     return payload.replace(b"+" + old + b"'", b"+" + new + b"'")
 
 
+def interchange_of(reference: bytes, count: int) -> bytes:
+    """An interchange of `count` minimal REMADV messages (each a rejection: it is the
+    processing of many messages that is under test, not their content)."""
+    messages = b"".join(b"UNH+%d+REMADV:D:96B:UN'UNT+2+%d'" % (i, i)
+                        for i in range(1, count + 1))
+    return (b"UNB+UNOA:3+BRK42+CARMGW+261123:1405+" + reference + b"'" + messages +
+            b"UNZ+%d+" % count + reference + b"'")
+
+
 def statuses(harness: Harness) -> list[tuple[int, str, list[str]]]:
     rows = harness.database.transaction_sync(lambda tx: tx.all(
         "SELECT inbox_id FROM outcomes WHERE superseded = 0 ORDER BY inbox_id"))
@@ -132,10 +141,7 @@ def test_an_interchange_is_tokenized_once_for_all_its_messages(
     monkeypatch.setattr(gateway.edifact_flow, "tokenize", counted)
     gateway.edifact_flow.tokenized.cache_clear()
     count = 120
-    messages = b"".join(b"UNH+%d+REMADV:D:96B:UN'UNT+2+%d'" % (i, i)
-                        for i in range(1, count + 1))
-    harness.journal(b"UNB+UNOA:3+BRK42+CARMGW+261123:1405+MANY1'" + messages +
-                    b"UNZ+%d+MANY1'" % count)
+    harness.journal(interchange_of(b"MANY1", count))
     drain(harness)
     assert harness.scalar("SELECT COUNT(*) FROM outcomes") == count + 1
     assert len(calls) == 1
@@ -154,13 +160,9 @@ def test_two_interchanges_journalled_together_are_tokenized_twice_each(
     monkeypatch.setattr(gateway.edifact_flow, "tokenize", counted)
     gateway.edifact_flow.tokenized.cache_clear()
     count = 30
-    payloads = []
-    for reference in (b"PAIR1", b"PAIR2"):
-        messages = b"".join(b"UNH+%d+REMADV:D:96B:UN'UNT+2+%d'" % (i, i)
-                            for i in range(1, count + 1))
-        payloads.append(b"UNB+UNOA:3+BRK42+CARMGW+261123:1405+" + reference + b"'" +
-                        messages + b"UNZ+%d+" % count + reference + b"'")
-        harness.journal(payloads[-1])
+    payloads = [interchange_of(b"PAIR1", count), interchange_of(b"PAIR2", count)]
+    for payload in payloads:
+        harness.journal(payload)
     drain(harness)
     assert harness.scalar("SELECT COUNT(*) FROM outcomes") == 2 * (count + 1)
     assert calls == payloads + payloads
@@ -178,10 +180,7 @@ def test_an_interchange_is_read_from_the_database_once_for_all_its_messages(
 
     monkeypatch.setattr(gateway.store.journal, "stored_bytes", counted)
     count = 120
-    messages = b"".join(b"UNH+%d+REMADV:D:96B:UN'UNT+2+%d'" % (i, i)
-                        for i in range(1, count + 1))
-    harness.journal(b"UNB+UNOA:3+BRK42+CARMGW+261123:1405+MANY2'" + messages +
-                    b"UNZ+%d+MANY2'" % count)
+    harness.journal(interchange_of(b"MANY2", count))
     drain(harness)
     assert harness.scalar("SELECT COUNT(*) FROM outcomes") == count + 1
     assert reads == []
