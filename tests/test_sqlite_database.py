@@ -1,11 +1,11 @@
 """The SQLite store's connection settings and what they keep off the disk."""
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.descriptors import open_targets
 from support.peers import write_config
 
 from gateway.config import load_config
@@ -45,15 +45,7 @@ def test_connection_settings(database: SqliteDatabase, tmp_path: Path) -> None:
 
 def _temporary_files() -> list[str]:
     """Files this process holds open that SQLite made as temporary (deleted on open)."""
-    found = []
-    for descriptor in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{descriptor}")
-        except OSError:
-            continue
-        if "etilqs_" in target:
-            found.append(target)
-    return found
+    return [target for target in open_targets() if "etilqs_" in target]
 
 
 def test_a_savepoint_journal_stays_in_memory(database: SqliteDatabase) -> None:

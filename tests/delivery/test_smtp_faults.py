@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import os
 import ssl
 from collections.abc import Iterator
 from datetime import timedelta
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from support.descriptors import open_targets
 from support.mail import MailServer, running_mail_server
 from support.pipeline import Harness, example
 
@@ -166,10 +166,7 @@ def test_implicit_tls_with_a_password_file(harness: Harness, tmp_path: Path,
 
 def sockets_to(port: int) -> int:
     """This process's open TCP sockets whose peer is `port` (from /proc)."""
-    held = set()
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
-            held.add(os.readlink(f"/proc/self/fd/{fd}"))
+    held = set(open_targets())
     count = 0
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
