@@ -7,6 +7,7 @@ and samples its memory meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -25,6 +26,7 @@ from peers import Broker, Daemon, read_process, stop_daemon, write_config
 BENCH = Path(__file__).resolve().parent
 READY_TIMEOUT_S = 30.0
 SAMPLE_EVERY_S = 0.5
+SETTLE_POLL_S = 0.2
 
 
 @dataclass
@@ -89,6 +91,43 @@ class Sampler:
     @property
     def peak_rss_bytes(self) -> int:
         return int(max((sample["rss"] for sample in self.samples), default=0))
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What an earlier phase left the daemon to do, and how long working it off took."""
+
+    waited_s: float
+    journal_pending: float
+    outbox_pending: float
+    settled: bool
+
+    def describe(self) -> str:
+        left = (f"{self.journal_pending:,.0f} messages and {self.outbox_pending:,.0f} outbox "
+                f"rows waiting")
+        if not self.settled:
+            return f"{left}, not worked off within {self.waited_s:.0f} s"
+        return f"{left}, worked off in {self.waited_s:.1f} s"
+
+
+def settle(database: Path, bound_s: float) -> Settled:
+    """Wait, at most `bound_s`, until the daemon has nothing pending in its journal or its
+    outbox: a phase that measures a given load starts from that load alone, not from the
+    backlog of the phase before it (at full load the emails fall behind the answers, and
+    working them off takes the same interpreter the next phase's messages need)."""
+    started = time.monotonic()
+    first: dict[str, float] | None = None
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True,
+                                            timeout=1)) as connection:
+        while True:
+            backlog = _backlog(connection)
+            first = first or backlog
+            waited_s = time.monotonic() - started
+            quiet = backlog["journal_pending"] == 0 and backlog["outbox_pending"] == 0
+            if quiet or waited_s >= bound_s:
+                return Settled(waited_s, first["journal_pending"], first["outbox_pending"],
+                               quiet)
+            time.sleep(SETTLE_POLL_S)
 
 
 def _backlog(connection: sqlite3.Connection) -> dict[str, float]:

@@ -39,12 +39,14 @@ from end_to_end import (  # noqa: E402
     Echo,
     PhaseResult,
     Sampler,
+    Settled,
     daemon_config,
     daemon_ready_s,
     echo_ready_s,
     journal_rate,
     journal_times,
     run_load,
+    settle,
     start_daemon,
 )
 from figures import Figure, Report  # noqa: E402
@@ -65,6 +67,8 @@ from gateway.partners import load_registry  # noqa: E402
 MB = 1_000_000
 INGEST_TARGET_RATIO = 0.5
 HALF_RATE_P99_TARGET_MS = 25
+LOG_CATCH_UP_READS = 10
+LOG_CATCH_UP_WAIT_S = 1.0
 RSS_TARGET_MB = 200
 READY_TARGET_S = 2
 
@@ -122,6 +126,8 @@ class E2E:
     half: PhaseResult = field(init=False)
     half_rate: float = 1.0
     half_large: PhaseResult = field(init=False)
+    settled: dict[str, Settled] = field(default_factory=dict)
+    """Before each phase that follows another on the same daemon: what that one left."""
     mixed: PhaseResult = field(init=False)
     burst_rss: list[float] = field(default_factory=list)
     ingest: float = 0.0
@@ -237,9 +243,10 @@ class Run:
         results.echo_start_s = echo_ready_s(broker, 3)
 
     def _full_and_half(self, broker: Broker, pid: int, database: Path, seconds: float,
-                       half_rate: float | None,
-                       streams: tuple[int, int]) -> tuple[PhaseResult, PhaseResult, float]:
-        """10-line declarations at full load, then at half that rate (or `half_rate`)."""
+                       half_rate: float | None, streams: tuple[int, int],
+                       results: E2E | None = None) -> tuple[PhaseResult, PhaseResult, float]:
+        """10-line declarations at full load, then at half that rate (or `half_rate`) once
+        the daemon has worked off what the full load left (noted in `results`)."""
         profile = self.profile
         options = load_options(mode="closed", seconds=seconds, mix="declaration-10",
                                stream=streams[0], seed=self.seed, profile=profile,
@@ -247,6 +254,7 @@ class Run:
         full, _ = run_load(broker, pid, options=options, database=database,
                            bound_s=seconds + profile.drain_s + 60)
         rate = half_rate if half_rate is not None else max(1.0, round(full.rate / 2, 1))
+        self._settle(database, "the half rate", results)
         log(f"  latency at {rate:g}/s, {profile.half_s:.0f} s")
         options = load_options(mode="open", seconds=profile.half_s, mix="declaration-10",
                                stream=streams[1], seed=self.seed, profile=profile,
@@ -254,6 +262,12 @@ class Run:
         half, _ = run_load(broker, pid, options=options, database=database,
                            bound_s=profile.half_s + profile.drain_s + 60)
         return full, half, rate
+
+    def _settle(self, database: Path, phase: str, results: E2E | None) -> None:
+        settled = settle(database, self.profile.drain_s)
+        log(f"  before {phase}: {settled.describe()}")
+        if results is not None:
+            results.settled[phase] = settled
 
     def _daemon(self, broker: Broker, results: E2E) -> None:
         profile = self.profile
@@ -265,7 +279,8 @@ class Run:
         pid = daemon.process.pid
         try:
             results.full, results.half, results.half_rate = self._full_and_half(
-                broker, pid, database, profile.daemon_s, None, (1, 2))
+                broker, pid, database, profile.daemon_s, None, (1, 2), results)
+            self._settle(database, "large documents", results)
             log(f"daemon: {results.half_rate:g}/s again, one in {LARGE_EVERY} of "
                 f"{LARGE_LINES} lines, {profile.half_s:.0f} s")
             options = load_options(mode="open", seconds=profile.half_s,
@@ -273,12 +288,14 @@ class Run:
                                    profile=profile, edifact_share=0, rate=results.half_rate)
             results.half_large, _ = run_load(broker, pid, options=options, database=database,
                                              bound_s=profile.half_s + profile.drain_s + 60)
+            self._settle(database, "the realistic mix", results)
             log(f"daemon: realistic mix, closed loop, {profile.mixed_s:.0f} s")
             options = load_options(mode="closed", seconds=profile.mixed_s, mix="realistic",
                                    stream=3, seed=self.seed, profile=profile,
                                    edifact_share=self.edifact_share)
             results.mixed, _ = run_load(broker, pid, options=options, database=database,
                                         bound_s=profile.mixed_s + profile.drain_s + 60)
+            self._settle(database, "the burst", results)
             log(f"daemon: burst of {profile.burst:,} 10-line declarations (ingest, memory)")
             self._burst(broker, pid, database, self.work / "daemon" / "daemon.log", results)
             results.hwm = read_process(pid).hwm_bytes
@@ -343,12 +360,18 @@ class Run:
         samples = sampler.samples + tail.samples
         results.burst_rss = [sample["rss"] for sample in samples]
         journalled = journal_times(log_file, log_offset)
+        for _ in range(LOG_CATCH_UP_READS):  # the log lines come after their commits
+            if len(journalled) >= profile.burst:
+                break
+            time.sleep(LOG_CATCH_UP_WAIT_S)
+            journalled = journal_times(log_file, log_offset)
         results.ingest = journal_rate(journalled, profile.burst)
         done = journalled[:profile.burst]
         results.ingest_s = done[-1] - done[0] if len(done) > 1 else 0.0
         results.backlog = {key: samples[-1].get(key, 0.0) for key in
                            ("journal_pending", "outbox_pending")}
         results.backlog["journalled"] = float(len(journalled))
+        results.backlog["in_database"] = samples[-1].get("journalled", first_id) - first_id
 
     def _end_to_end_figures(self, results: E2E) -> None:
         report, profile = self.report, self.profile
@@ -403,11 +426,14 @@ class Run:
                           "echo client start to subscribed (median of 3)",
                           target=f"value <= {READY_TARGET_S}"))
         self._what_if_figures(results)
+        report.note("before each phase that follows another on the daemon: " + "; ".join(
+            f"{phase}: {settled.describe()}" for phase, settled in results.settled.items()))
         report.note(f"READY starts: {', '.join(f'{value:.2f}' for value in results.ready)} s")
         report.note(statuses_note("10-line full load", full))
         report.note(statuses_note("realistic mix", mixed))
         backlog = results.backlog
-        report.note(f"burst: {backlog['journalled']:,.0f} of {profile.burst:,} journalled, "
+        report.note(f"burst: {backlog['journalled']:,.0f} of {profile.burst:,} journalled "
+                    f"by the log ({backlog['in_database']:,.0f} in the database), "
                     f"{backlog['journal_pending']:,.0f} waiting for processing, "
                     f"{backlog['outbox_pending']:,.0f} outbox rows waiting at the end")
 
