@@ -14,6 +14,7 @@ the messages of a large EDIFACT interchange against a small one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import platform
@@ -339,7 +340,8 @@ class Run:
                results: E2E) -> None:
         profile = self.profile
         log_offset = log_file.stat().st_size
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro",
+                                                uri=True)) as connection:
             first_id = float(connection.execute(
                 "SELECT COALESCE(MAX(id), 0) FROM inbox").fetchone()[0])
         options = load_options(mode="open", seconds=profile.burst_bound_s, mix="declaration-10",

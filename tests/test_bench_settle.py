@@ -1,6 +1,7 @@
 """The benchmark starts a phase from that phase's load alone: `settle` waits, within its
 bound, until the daemon's journal and outbox hold nothing pending."""
 
+import contextlib
 import sqlite3
 import sys
 import threading
@@ -18,7 +19,7 @@ SETTLE_BOUND_S = 5.0
 
 def backlog_database(path: Path, *, journal: int, outbox: int) -> Path:
     """The two tables `settle` reads, with `journal` and `outbox` rows pending."""
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("CREATE TABLE inbox (id INTEGER PRIMARY KEY, status TEXT)")
         connection.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY, status TEXT)")
         connection.executemany("INSERT INTO inbox (status) VALUES (?)",
@@ -29,7 +30,7 @@ def backlog_database(path: Path, *, journal: int, outbox: int) -> Path:
 
 
 def work_off(path: Path) -> None:
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("UPDATE inbox SET status = 'done'")
         connection.execute("UPDATE outbox SET status = 'delivered'")
 
