@@ -4,9 +4,11 @@
 
 Each round starts a fresh broker and a fresh daemon of each checkout in turn (`before`, then
 `after`), warms it with `--warmup-s` seconds in a closed loop (window 500), then sends 10-line
-declarations at `--rate` a second for `--seconds` and reads, per answered message: the
-daemon's CPU time (user and system, per thread), its context switches (voluntary and not), and
-the latency from publish to answer (p50, p99, max). On these noisy machines a change shows as
+declarations (or `--mix`, e.g. declaration-10-large) at `--rate` a second for `--seconds` and
+reads, per answered message: the daemon's CPU time (user and system, per thread), its context
+switches (voluntary and not), and the latency from publish to answer (p50, p99, max); and the
+disk's flush times beside it (bench/disk.py), so that a run whose tail came from a stall of
+the disk says so. On these noisy machines a change shows as
 a difference that holds in every round, not in one run; CPU and context switches per message
 move less between runs than the p99 does.
 
@@ -31,6 +33,7 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
+from disk import FlushProbe  # noqa: E402
 from end_to_end import daemon_config  # noqa: E402
 from peers import Broker, Daemon, stop_daemon  # noqa: E402
 from traffic import make_partners  # noqa: E402
@@ -105,21 +108,27 @@ def one_run(checkout: Path, work: Path, arguments: argparse.Namespace) -> dict[s
              bound_s=arguments.warmup_s + 120)
         os.sync()
         start = thread_times(pid)
-        result = load(broker, "--mode", "open", "--rate", str(arguments.rate), "--seconds",
-                      str(arguments.seconds), "--stream", "2",
-                      "--warmup-s", str(min(5.0, arguments.seconds / 5)),
-                      bound_s=arguments.seconds + 120)
+        with FlushProbe(work) as probe:
+            result = load(broker, "--mode", "open", "--rate", str(arguments.rate), "--seconds",
+                          str(arguments.seconds), "--stream", "2", "--mix", arguments.mix,
+                          "--warmup-s", str(min(5.0, arguments.seconds / 5)),
+                          bound_s=arguments.seconds + 120)
         end = thread_times(pid)
     finally:
         stop_daemon(daemon)
         broker.stop()
     replies = int(result["replies"])  # type: ignore[call-overload]
     threads = per_message(start, end, max(1, replies))
+    flushes = probe.flushes()
     return {
         "checkout": str(checkout), "rate_per_s": result["rate_per_s"],
         "latency_ms": result["latency_ms"], "replies": replies,
+        **({"latency_ms_small": result["latency_ms_small"],
+            "latency_ms_large": result["latency_ms_large"]} if "large" in arguments.mix else {}),
         "cpu_ms": sum(row["user_ms"] + row["system_ms"] for row in threads.values()),
         "switches": sum(row["switches"] for row in threads.values()),
+        "disk_flush_ms": {"p99": round(flushes.percentile(0.99), 3),
+                          "longest": round(flushes.longest_ms, 3), "stalls": flushes.stalls},
         "threads": {name: {key: round(value, 3) for key, value in row.items()}
                     for name, row in threads.items()
                     if row["user_ms"] + row["system_ms"] > 0.01},
@@ -141,6 +150,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup-s", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mix", default="declaration-10",
+                        help="the measured load's traffic (bench/traffic.py), e.g. "
+                             "declaration-10-large")
     arguments = parser.parse_args()
     sides = {"before": arguments.before.resolve(), "after": arguments.after.resolve()}
     results: dict[str, list[dict[str, object]]] = {side: [] for side in sides}
@@ -153,7 +165,10 @@ def main() -> int:
                 latency = run["latency_ms"]
                 print(f"round {number + 1} {side:6s} ({revision(checkout)}): "
                       f"{run['rate_per_s']}/s, CPU {run['cpu_ms']:.2f} ms/message, "
-                      f"{run['switches']:.1f} switches/message, latency {latency}",
+                      f"{run['switches']:.1f} switches/message, latency {latency}, disk flush "
+                      f"{run['disk_flush_ms']}"
+                      + (f", the small ones {run['latency_ms_small']}, the large ones "
+                         f"{run['latency_ms_large']}" if "latency_ms_small" in run else ""),
                       flush=True)
                 print(json.dumps({"round": number + 1, "side": side, **run}), flush=True)
                 time.sleep(1)

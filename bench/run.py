@@ -35,6 +35,7 @@ for entry in (str(BENCH), str(REPO)):
         sys.path.insert(0, entry)
 
 import structlog  # noqa: E402
+from disk import Flushes, FlushProbe  # noqa: E402
 from email_delivery import run_email_benchmark  # noqa: E402
 from end_to_end import (  # noqa: E402
     Echo,
@@ -127,6 +128,10 @@ class E2E:
     half: PhaseResult = field(init=False)
     half_rate: float = 1.0
     half_large: PhaseResult = field(init=False)
+    half_flushes: Flushes | None = None
+    """The disk's flush times beside the daemon during the half rate (bench/disk.py)."""
+    echo_half_flushes: Flushes | None = None
+    """The same during the echo at that rate, where nothing of the gateway writes."""
     settled: dict[str, Settled] = field(default_factory=dict)
     """Before each phase that follows another on the same daemon: what that one left."""
     mixed: PhaseResult = field(init=False)
@@ -220,7 +225,9 @@ class Run:
                                        self.profile.ready_starts, self.profile.stop_grace_s)
         self._daemon(broker, results)
         log(f"echo at the daemon's half rate ({results.half_rate:g}/s)")
-        results.echo_half = self._echo_at(broker, results.half_rate)
+        with FlushProbe(self.work) as probe:
+            results.echo_half = self._echo_at(broker, results.half_rate)
+        results.echo_half_flushes = probe.flushes()
         if self.profile.nodelay_diagnostic and not nodelay_shipped():
             self._nodelay_what_if(results)
         elif self.profile.nodelay_diagnostic:
@@ -260,8 +267,11 @@ class Run:
         options = load_options(mode="open", seconds=profile.half_s, mix="declaration-10",
                                stream=streams[1], seed=self.seed, profile=profile,
                                edifact_share=0, rate=rate)
-        half, _ = run_load(broker, pid, options=options, database=database,
-                           bound_s=profile.half_s + profile.drain_s + 60)
+        with FlushProbe(database.parent) as probe:
+            half, _ = run_load(broker, pid, options=options, database=database,
+                               bound_s=profile.half_s + profile.drain_s + 60)
+        if results is not None:
+            results.half_flushes = probe.flushes()
         return full, half, rate
 
     def _settle(self, database: Path, phase: str, results: E2E | None) -> None:
@@ -394,6 +404,7 @@ class Run:
                 half.latency_ms(which), "ms", results.echo_half.latency_ms(which),
                 f"echo client at the same rate ({rate:g}/s)",
                 target=f"value < {HALF_RATE_P99_TARGET_MS}" if which == "p99" else None))
+        self._flush_figures(results)
         self._large_document_figures(results)
         report.add(Figure("CPU per message, 10-line declarations", full.cpu_per_message_s * 1e3,
                           "ms", echo_full.cpu_per_message_s * 1e3, "echo client CPU per message"))
@@ -438,6 +449,22 @@ class Run:
                     f"by the log ({backlog['in_database']:,.0f} in the database), "
                     f"{backlog['journal_pending']:,.0f} waiting for processing, "
                     f"{backlog['outbox_pending']:,.0f} outbox rows waiting at the end")
+
+    def _flush_figures(self, results: E2E) -> None:
+        """The disk beside the half rate: each of the daemon's commits waits for a flush, so a
+        flush stall of the machine's disk shows in the latency whatever the daemon does."""
+        beside, alone = results.half_flushes, results.echo_half_flushes
+        if beside is None or alone is None:
+            return
+        rate = results.half_rate
+        for name, value, baseline in (("p99", beside.percentile(0.99), alone.percentile(0.99)),
+                                      ("longest", beside.longest_ms, alone.longest_ms)):
+            self.report.add(Figure(
+                f"  disk flush beside the daemon at {rate:g}/s (4 KiB + fdatasync every "
+                f"10 ms), {name}", value, "ms", baseline,
+                "the same probe during the echo at that rate"))
+        self.report.note(f"disk flushes during the half rate: {beside.describe()}; during the "
+                         f"echo at that rate: {alone.describe()}")
 
     def _large_document_figures(self, results: E2E) -> None:
         """The half rate again with one message in LARGE_EVERY of LARGE_LINES lines (none
