@@ -31,6 +31,9 @@ class Sender(Protocol):
 
     async def send(self, row: OutboxRow) -> None: ...
 
+    async def flush(self) -> None:
+        """Make what `send` delivered durable; deliveries are recorded after it returns."""
+
 
 DeadHook = Callable[[Tx, OutboxRow, str, datetime], None]
 
@@ -115,9 +118,17 @@ class Dispatcher:
                 await asyncio.shield(self._record_delivered(delivered))
 
     async def _record_delivered(self, delivered: list[OutboxRow]) -> None:
+        """Record sent rows as delivered, once the sender made them durable (one flush of a
+        Maildir's `new/` for the batch); a failed flush is a failed attempt of each row."""
         if not delivered:
             return
         rows, delivered[:] = list(delivered), []
+        try:
+            await self.sender.flush()
+        except self.temporary as error:
+            for row in rows:
+                await self._failed(row, str(error), dead=row.attempts + 1 >= self.attempts)
+            return
         now = self.now()
 
         def record(tx: Tx) -> None:

@@ -1,22 +1,26 @@
 """Emails written into a Maildir, durably and with few system calls.
 
-Each email goes to `tmp/` under a unique name, is flushed to disk, renamed into `new/`, and
-then `new/` itself is flushed, so that a crash never loses an email whose delivery was
-recorded. The names follow the Maildir convention of the standard library's `mailbox`
-(`time.M<microseconds>P<pid>Q<count>.<host>`), and any Maildir reader takes the files.
+Each email goes to `tmp/` under a unique name, is flushed to disk, and is linked into `new/`;
+`flush` then flushes `new/` itself, once for all the names linked since the last flush, so
+that a crash never loses an email whose delivery was recorded: the delivery loop records
+deliveries only after that flush (gateway/delivery/dispatch.py). The names follow the Maildir
+convention of the standard library's `mailbox` (`time.M<microseconds>P<pid>Q<count>.<host>`),
+and any Maildir reader takes the files.
 
 `mailbox.Maildir.add` and the flush of `new/` made some 17 system calls an email (a `stat` of
-the name, the file opened twice, a chmod, a `stat` of the folders); this makes 9. Each call
-releases and takes back the interpreter lock, a context switch whenever the event loop or the
-database thread holds it (docs/performance.md). `new/` is opened again for each flush, so
-that a Maildir someone made anew is the one flushed; the name is linked into `new/`, as
-`mailbox` does, so that a clash fails instead of replacing an email.
+the name, the file opened twice, a chmod, a `stat` of the folders); this makes 6, and 3 more
+for each flush of `new/`, which a batch of emails shares. Each call releases and takes back
+the interpreter lock, a context switch whenever the event loop or the database thread holds
+it (docs/performance.md). `new/` is opened again for each flush, so that a Maildir someone
+made anew is the one flushed; the name is linked into `new/`, as `mailbox` does, so that a
+clash fails instead of replacing an email.
 """
 
 import itertools
 import os
 import socket
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -44,15 +48,20 @@ def sync_directory(path: Path) -> None:
 
 
 class MaildirWriter:
-    """One Maildir, written by one thread at a time (the sender's own)."""
+    """One Maildir, written by one thread at a time (the sender's own); `flush` may be called
+    from any thread."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._made = False
         self._host = socket.gethostname()
+        self._unflushed = False
+        """A name was linked into `new/` since the last flush began."""
+        self._flushing = threading.Lock()
 
     def add(self, payload: bytes) -> str:
-        """Write one email; its name in `new/` once it is on disk with its name."""
+        """Write one email, on disk, into `new/`; its name in `new/` is on disk once `flush`
+        returns."""
         if not self._made:
             self._make_folders()
         try:
@@ -86,7 +95,21 @@ class MaildirWriter:
         os.close(descriptor)
         try:
             os.link(temporary, self.directory / "new" / name)
+            self._unflushed = True
         finally:
             temporary.unlink(missing_ok=True)
-        sync_directory(self.directory / "new")
         return name
+
+    def flush(self) -> None:
+        """Flush `new/` if a name was linked into it since the last flush began: every name
+        linked before this call is on disk when it returns (a flush under way when it is
+        called is waited for)."""
+        with self._flushing:
+            if not self._unflushed:
+                return
+            self._unflushed = False
+            try:
+                sync_directory(self.directory / "new")
+            except BaseException:
+                self._unflushed = True
+                raise

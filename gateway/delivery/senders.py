@@ -1,7 +1,9 @@
 """Where outbox rows go: the broker, a Maildir, or an SMTP server.
 
 Each sender raises `TemporaryFailure` (retried with backoff) or `PermanentFailure` (the row is
-dead at once); library errors are translated here.
+dead at once); library errors are translated here. A row is delivered once `send` and then
+`flush` returned: the broker's PUBACK and the SMTP server's answer come with `send`, a
+Maildir's directory entries are flushed to disk by `flush`, once for many emails.
 """
 
 import asyncio
@@ -54,6 +56,10 @@ class MqttSender:
             failure = TemporaryFailure if refused.temporary else PermanentFailure
             raise failure(f"mqtt {row.recipient}: {refused}") from refused
 
+    async def flush(self) -> None:
+        """Nothing to do: a publish is delivered once the broker acknowledged it."""
+        return None
+
 
 class MaildirSender:
     """The embedded default: every email lands in `{state_directory}/mail` (Maildir).
@@ -62,7 +68,8 @@ class MaildirSender:
     the event loop's shared pool, the emails of a drain were written by several threads at
     once, each releasing and taking the interpreter lock at every file operation against the
     event loop and the database thread: 19 context switches per message instead of 9, and a
-    higher half-rate p99 (docs/performance.md)."""
+    higher half-rate p99 (docs/performance.md). `flush` flushes `new/` on the same thread,
+    once for the emails written before it."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -80,6 +87,17 @@ class MaildirSender:
                                                              row.payload)
         except OSError as error:
             raise TemporaryFailure(f"maildir: {error}") from error
+
+    async def flush(self) -> None:
+        """Every email `send` wrote, its name in `new/` on disk (after `close`, on a thread
+        of the event loop's pool)."""
+        try:
+            if self._writer is None:
+                await asyncio.to_thread(self._box.flush)
+            else:
+                await asyncio.get_running_loop().run_in_executor(self._writer, self._box.flush)
+        except OSError as error:
+            raise TemporaryFailure(f"maildir: flushing new/: {error}") from error
 
     async def close(self) -> None:
         """Wait for the email being written; a later `send` starts a new writer."""
@@ -113,6 +131,10 @@ class SmtpSender:
         return f"SmtpSender({self.host}:{self.port}, tls={self.implicit_tls})"
 
     async def ready(self) -> None:
+        return None
+
+    async def flush(self) -> None:
+        """Nothing to do: an email is delivered once the server accepted it."""
         return None
 
     async def _connect(self) -> aiosmtplib.SMTP:

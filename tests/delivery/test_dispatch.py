@@ -48,6 +48,9 @@ class Recorder:
     async def send(self, row: OutboxRow) -> None:
         self.recipients.append(row.recipient)
 
+    async def flush(self) -> None:
+        return None
+
 
 def advance(harness: Harness, seconds: float) -> None:
     harness.clock[0] += timedelta(seconds=seconds)
@@ -127,12 +130,11 @@ def test_maildir_default_receives_the_email(harness: Harness, tmp_path: Path) ->
     assert harness.scalar("SELECT clock_stopped_at FROM inbox") is not None
 
 
-def test_maildir_flushes_the_new_directory_after_each_email(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
-    """The email's file and then the new/ directory holding its name are flushed to disk
-    before `send` returns (and so before the delivery is recorded): a file's own fsync does
-    not make its directory entry durable."""
+def test_maildir_flushes_the_file_before_its_link_and_new_after_the_send(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The email's file is flushed to disk before its name is linked into new/, and new/,
+    holding the name, by `flush` (a file's own fsync does not make its directory entry
+    durable); after `close`, `flush` still flushes what was written."""
     directory = tmp_path / "mail"
     sender = MaildirSender(directory)
     flushed: list[tuple[str, list[str]]] = []
@@ -149,16 +151,91 @@ def test_maildir_flushes_the_new_directory_after_each_email(tmp_path: Path,
 
     async def scenario() -> None:
         await sender.send(row)
+        assert len(flushed) == 3, "new/ is not flushed by the send"
         await sender.close()
+        await sender.flush()
+        await sender.flush()
 
     asyncio.run(scenario())
     names = os.listdir(directory / "new")
     assert len(names) == 1
     paths = [path for path, _ in flushed]
     assert paths[:2] == [str(tmp_path), str(directory)]  # the folders made on first use
-    assert len(flushed) == 4
-    assert paths[2].startswith(str(directory / "tmp"))  # the file, before its link
-    assert flushed[3] == (str(directory / "new"), names)  # the directory, holding its name
+    assert paths[2].startswith(str(directory / "tmp")) and flushed[2][1] == []  # before link
+    assert flushed[3:] == [(str(directory / "new"), names)]  # once: nothing new the 2nd time
+
+
+def test_a_drain_flushes_new_once_a_recipient_before_recording_deliveries(
+        harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The three emails of two messages to two recipients: new/ is flushed at most once a
+    recipient, not once an email, and every delivery is recorded after a flush of new/ that
+    held its email's name (the delivery record never outlives the email)."""
+    from gateway.delivery import dispatch  # noqa: PLC0415
+
+    harness.submit(example("declaration.xml"))
+    harness.submit(example("appeal.xml"))
+    directory = tmp_path / "state" / "mail"
+    events: list[tuple[str, object]] = []
+    fsync = os.fsync
+    mark_delivered = dispatch.mark_delivered
+
+    def noted(descriptor: int) -> None:
+        if os.readlink(f"/proc/self/fd/{descriptor}") == str(directory / "new"):
+            events.append(("flush", set(os.listdir(directory / "new"))))
+        fsync(descriptor)
+
+    def recorded(tx: Any, row_id: int, now: datetime) -> None:
+        events.append(("delivered", row_id))
+        mark_delivered(tx, row_id, now)
+
+    monkeypatch.setattr(os, "fsync", noted)
+    monkeypatch.setattr(dispatch, "mark_delivered", recorded)
+    asyncio.run(dispatcher(harness, MaildirSender(directory)).drain_once())
+    assert statuses(harness) == [("delivered", 1)] * 3
+    box = mailbox.Maildir(directory, create=False)
+    name_of = {str(box[key]["Message-ID"]): key.split(":")[0] for key in box.iterkeys()}
+    rows = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT id, header_message_id FROM outbox WHERE channel = 'email'"))
+    file_of_row = {int(row[0]): name_of[str(row[1])] for row in rows}
+    flushes = [event for event in events if event[0] == "flush"]
+    assert 1 <= len(flushes) <= 2
+    for index, (kind, value) in enumerate(events):
+        if kind == "delivered":
+            assert any(earlier == "flush" and file_of_row[value] in names  # type: ignore
+                       for earlier, names in events[:index]), f"row {value} before its flush"
+
+
+def test_a_failed_flush_of_new_is_a_failed_attempt_retried_later(
+        harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """new/ cannot be flushed: the emails written are not recorded as delivered; each row's
+    attempt counts and the row goes again after its backoff."""
+    from gateway.delivery import maildir  # noqa: PLC0415
+
+    harness.submit(example("declaration.xml"))
+    directory = tmp_path / "state" / "mail"
+    failures = [OSError(5, "Input/output error")]
+    sync_directory = maildir.sync_directory
+
+    def failing(path: Path) -> None:
+        if path.name == "new" and failures:
+            raise failures.pop()
+        sync_directory(path)
+
+    monkeypatch.setattr(maildir, "sync_directory", failing)
+    loop = dispatcher(harness, MaildirSender(directory))
+
+    async def scenario() -> None:
+        next_due = await loop.drain_once()
+        assert next_due is not None and next_due > harness.clock[0]
+        assert statuses(harness) == [("pending", 1)]
+        assert "Input/output error" in str(harness.scalar(
+            "SELECT last_error FROM outbox WHERE channel = 'email'"))
+        advance(harness, 5)
+        await loop.drain_once()
+
+    asyncio.run(scenario())
+    assert statuses(harness) == [("delivered", 2)]
+    assert harness.scalar("SELECT clock_stopped_at FROM inbox") is not None
 
 
 def test_maildir_emails_are_written_by_one_thread_of_their_own(tmp_path: Path,
@@ -278,6 +355,7 @@ def test_maildir_made_anew_between_emails_is_the_one_flushed(tmp_path: Path,
 
     monkeypatch.setattr(os, "fsync", noted)
     name = writer.add(b"Subject: two\n\nbody\n")
+    writer.flush()
     assert os.listdir(directory / "new") == [name]
     assert flushed == [[name]]
     assert stat.S_IMODE(os.stat(directory / "new" / name).st_mode) == 0o600

@@ -76,6 +76,9 @@ class FakeBroker:
             raise TemporaryFailure("injected: not connected")
         self.published += 1
 
+    async def flush(self) -> None:
+        return None
+
 
 class FlakySmtp:
     def __init__(self, rng: random.Random) -> None:
@@ -89,6 +92,9 @@ class FlakySmtp:
         if self.rng.random() < 0.15:
             raise TemporaryFailure("injected: 451 try again later")
         self.sent.append(row.header_message_id or "")
+
+    async def flush(self) -> None:
+        return None
 
 
 @dataclass
