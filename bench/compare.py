@@ -103,9 +103,9 @@ def one_run(checkout: Path, work: Path, arguments: argparse.Namespace) -> dict[s
         daemon.wait_ready(timeout_s=READY_TIMEOUT_S)
         assert daemon.process is not None
         pid = daemon.process.pid
-        load(broker, "--mode", "closed", "--window", "500", "--seconds",
-             str(arguments.warmup_s), "--stream", "1", "--warmup-s", "1",
-             bound_s=arguments.warmup_s + 120)
+        warm = load(broker, "--mode", "closed", "--window", "500", "--seconds",
+                    str(arguments.warmup_s), "--stream", "1", "--warmup-s", "1",
+                    bound_s=arguments.warmup_s + 120)
         os.sync()
         start = thread_times(pid)
         with FlushProbe(work) as probe:
@@ -121,7 +121,8 @@ def one_run(checkout: Path, work: Path, arguments: argparse.Namespace) -> dict[s
     threads = per_message(start, end, max(1, replies))
     flushes = probe.flushes()
     return {
-        "checkout": str(checkout), "rate_per_s": result["rate_per_s"],
+        "checkout": str(checkout), "closed_loop_per_s": warm["rate_per_s"],
+        "rate_per_s": result["rate_per_s"],
         "latency_ms": result["latency_ms"], "replies": replies,
         **({"latency_ms_small": result["latency_ms_small"],
             "latency_ms_large": result["latency_ms_large"]} if "large" in arguments.mix else {}),
@@ -163,8 +164,9 @@ def main() -> int:
                 run = one_run(checkout, work, arguments)
                 results[side].append(run)
                 latency = run["latency_ms"]
-                print(f"round {number + 1} {side:6s} ({revision(checkout)}): "
-                      f"{run['rate_per_s']}/s, CPU {run['cpu_ms']:.2f} ms/message, "
+                print(f"round {number + 1} {side:6s} ({revision(checkout)}): closed loop "
+                      f"{run['closed_loop_per_s']}/s, then {run['rate_per_s']}/s, "
+                      f"CPU {run['cpu_ms']:.2f} ms/message, "
                       f"{run['switches']:.1f} switches/message, latency {latency}, disk flush "
                       f"{run['disk_flush_ms']}"
                       + (f", the small ones {run['latency_ms_small']}, the large ones "

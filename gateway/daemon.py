@@ -100,8 +100,8 @@ class Gateway:
         return self.link.subscribed.is_set()
 
     def _wake_delivery(self) -> None:
-        self.mqtt_dispatcher.wakeup.set()
-        self.email_dispatcher.wakeup.set()
+        self.mqtt_dispatcher.due()
+        self.email_dispatcher.due()
 
     async def _process_loop(self) -> None:
         self.journalled.set()

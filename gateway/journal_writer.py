@@ -85,6 +85,8 @@ class JournalWriter:
             tried, joined = await self._joined(arrivals)
             results = joined[0] if joined is not None else await self._commit(
                 arrivals, retrying=tried)
+            if tried and self.processed is not None:
+                self.processed()  # first: the answers' read goes ahead of the next commit
             log.debug("journal committed", mids=[handle.mid for _, handle in batch])
             crash_point("after-journal-commit")
             for (arrival, handle), result in zip(batch, results, strict=True):
@@ -102,8 +104,6 @@ class JournalWriter:
                     self.journalled.set()
             else:
                 self.journalled.set()
-            if tried and self.processed is not None:
-                self.processed()
 
     async def _joined(self, arrivals: list[Arrival]
                       ) -> tuple[bool, tuple[list[Journalled], Batch] | None]:

@@ -35,6 +35,8 @@ class Sender(Protocol):
         """Make what `send` delivered durable; deliveries are recorded after it returns."""
 
 
+Due = tuple[list[OutboxRow], datetime | None, bool]
+"""What `due_rows` reads: rows to send now, when the next falls due, whether there are more."""
 DeadHook = Callable[[Tx, OutboxRow, str, datetime], None]
 
 
@@ -64,6 +66,25 @@ class Dispatcher:
         (fewer transactions per row when messages trickle in)."""
         self.wakeup = asyncio.Event()
         self._earliest_retry: datetime | None = None
+        self._waiting = False
+        """The loop waits for a wakeup: nothing of its last drain is under way."""
+        self._read_ahead: asyncio.Future[Due] | None = None
+
+    def due(self) -> None:
+        """Rows of this channel were committed: wake the loop, and when it is waiting (and
+        does not gather), start its read at once.
+
+        The read is then the next job of the database thread, ahead of the transaction that
+        the caller goes on to submit (the next arrivals' journal commit): the loop's own read
+        would run after it, and the answer would wait for that commit's disk flush
+        (docs/performance.md). A read started while the loop waits is the read its next drain
+        would make: none of its deliveries is under way or unrecorded."""
+        self.wakeup.set()
+        if self._waiting and self.gather_s == 0 and self._read_ahead is None:
+            self._read_ahead = self.database.submit(self._read_due)
+
+    def _read_due(self, tx: Tx) -> Due:
+        return due_rows(tx, self.channel, self.now(), self.instance)
 
     async def run(self) -> None:
         while True:
@@ -71,8 +92,12 @@ class Dispatcher:
             timeout = IDLE_WAKE_S
             if next_due is not None:
                 timeout = min(IDLE_WAKE_S, max(0.05, (next_due - self.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)
+            self._waiting = True
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)
+            finally:
+                self._waiting = False
             if self.wakeup.is_set() and self.gather_s > 0:
                 await asyncio.sleep(self.gather_s)
             self.wakeup.clear()
@@ -83,9 +108,9 @@ class Dispatcher:
         It reads again only when its read was full: rows committed meanwhile come with a
         wakeup, and a row that failed here says itself when it is due."""
         while True:
-            rows, next_due, more = await self.database.transaction(
-                lambda tx: due_rows(tx, self.channel, self.now(), self.instance)
-            )
+            read = self._read_ahead or self.database.submit(self._read_due)
+            self._read_ahead = None
+            rows, next_due, more = await read
             if not rows:
                 return next_due
             self._earliest_retry = None

@@ -51,6 +51,11 @@ class Database(Protocol):
 
     async def transaction(self, work: Callable[[Tx], T]) -> T: ...
 
+    def submit(self, work: Callable[[Tx], T]) -> asyncio.Future[T]:
+        """Start `transaction(work)` now: it runs after the jobs submitted before it and
+        before those submitted after it (one database thread), whenever it is awaited."""
+        ...
+
     def transaction_sync(self, work: Callable[[Tx], T]) -> T: ...
 
     def read_sync(self, work: Callable[[Tx], T]) -> T:
@@ -167,8 +172,11 @@ class SqliteDatabase:
                 connection.execute("ROLLBACK")
 
     async def transaction(self, work: Callable[[Tx], T]) -> T:
+        return await self.submit(work)
+
+    def submit(self, work: Callable[[Tx], T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.transaction_sync, work)
+        return loop.run_in_executor(self._executor, self.transaction_sync, work)
 
     async def close(self) -> None:
         await asyncio.to_thread(self.close_sync)

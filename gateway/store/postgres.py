@@ -106,8 +106,11 @@ class PostgresDatabase:
                 connection.close()
 
     async def transaction(self, work: Callable[[Any], T]) -> T:
+        return await self.submit(work)
+
+    def submit(self, work: Callable[[Any], T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.transaction_sync, work)
+        return loop.run_in_executor(self._executor, self.transaction_sync, work)
 
     async def close(self) -> None:
         self.close_sync()

@@ -6,7 +6,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +20,7 @@ from gateway.config import SmtpSettings
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import MaildirSender, PermanentFailure, SmtpSender, TemporaryFailure
 from gateway.store import outbox
+from gateway.store.database import Tx
 from gateway.store.outbox import OutboxRow
 
 
@@ -302,12 +303,96 @@ def test_a_drain_reads_once_unless_its_read_was_full(harness: Harness) -> None:
         transactions.append(getattr(work, "__qualname__", "?"))
         return await original(work)
 
+    def submitted(work: Any) -> Any:
+        transactions.append(getattr(work, "__qualname__", "?"))
+        return database.submit(work)
+
     loop = dispatcher(harness, Recorder([]))
-    loop.database = SimpleNamespace(transaction=counted)  # type: ignore[assignment]
+    loop.database = SimpleNamespace(  # type: ignore[assignment]
+        transaction=counted, submit=submitted)
     assert asyncio.run(loop.drain_once()) is None
-    reads = [name for name in transactions if name.startswith("Dispatcher.drain_once")]
+    reads = [name for name in transactions if name.startswith("Dispatcher._read_due")]
     assert (len(reads), len(transactions)) == (1, 3)
     assert statuses(harness) == [("delivered", 1)] * 3
+
+
+def queue_email(tx: Tx, recipient: str, text: str) -> None:
+    outbox.enqueue(tx, None, False, [outbox.Delivery("email", recipient, text.encode())],
+                   datetime(2026, 11, 23, tzinfo=UTC), instance="gw1")
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_rows_due_while_the_loop_waits_are_read_before_the_next_transaction(
+    harness: Harness
+) -> None:
+    """`due` called while the loop waits starts its read at once: the read runs before a
+    transaction submitted right after the call (the next arrivals' journal commit), so the
+    row goes out while that transaction still holds the database thread."""
+    sent = threading.Event()
+    delivered: list[str] = []
+
+    class Signalling(Recorder):
+        async def send(self, row: OutboxRow) -> None:
+            await super().send(row)
+            sent.set()
+
+    loop = dispatcher(harness, Signalling(delivered))
+
+    def next_commit(tx: Tx) -> bool:  # holds the database thread until the row was sent
+        return sent.wait(timeout=2)
+
+    async def scenario() -> bool:
+        task = asyncio.create_task(loop.run())
+        await wait_until(lambda: loop._waiting)
+        await harness.database.transaction(
+            lambda tx: queue_email(tx, "edi@broker42.example", "answer"))
+        loop.due()
+        sent_meanwhile = await harness.database.transaction(next_commit)
+        await wait_until(lambda: statuses(harness) == [("delivered", 1)])
+        task.cancel()
+        return sent_meanwhile
+
+    assert asyncio.run(scenario()), "the row waited for the transaction submitted after it"
+    assert delivered == ["edi@broker42.example"]
+
+
+def test_rows_due_during_a_drain_go_once_and_in_order(harness: Harness) -> None:
+    """`due` called while a drain is under way only wakes the loop (a read then could find
+    rows sent but not yet recorded): every row is sent once, each recipient's in order."""
+    sent: list[bytes] = []
+
+    class Queueing(Recorder):
+        async def send(self, row: OutboxRow) -> None:
+            sent.append(row.payload)
+            if row.payload == b"first":
+                await loop.database.transaction(
+                    lambda tx: queue_email(tx, "edi@broker42.example", "second"))
+                loop.due()
+                assert not loop._waiting
+
+    loop = dispatcher(harness, Queueing([]))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(loop.run())
+        await wait_until(lambda: loop._waiting)
+        await harness.database.transaction(
+            lambda tx: queue_email(tx, "edi@broker42.example", "first"))
+        loop.due()
+        await wait_until(lambda: statuses(harness) == [("delivered", 1)] * 2)
+        for _ in range(3):  # a further due: nothing is sent again
+            loop.due()
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert sent == [b"first", b"second"]
 
 
 def test_a_held_recipient_does_not_hide_others_behind_a_full_read(

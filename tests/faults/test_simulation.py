@@ -47,9 +47,14 @@ class FaultyDatabase:
         self.dialect = inner.dialect
 
     async def transaction(self, work: Callable[[Tx], T]) -> T:
+        return await self.submit(work)
+
+    def submit(self, work: Callable[[Tx], T]) -> asyncio.Future[T]:
         if self.rng.random() < self.probability:
-            raise StoreUnavailable("injected: database is locked")
-        return await self.inner.transaction(work)
+            failed: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            failed.set_exception(StoreUnavailable("injected: database is locked"))
+            return failed
+        return self.inner.submit(work)
 
     def transaction_sync(self, work: Callable[[Tx], T]) -> T:
         return self.inner.transaction_sync(work)
