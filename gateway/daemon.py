@@ -74,9 +74,6 @@ class Gateway:
         self.journalled = asyncio.Event()
         self.processor = Processor(self.database, config, lambda: self.registry, self.calendar,
                                    now)
-        self.journal_writer = JournalWriter(self.database, config, self.calendar,
-                                            lambda: self.config.standards, self.journalled,
-                                            self.processor, self._wake_delivery)
         retries = config.retries
         self.mqtt_dispatcher = Dispatcher(
             self.database, "mqtt", MqttSender(self.link), attempts=retries.attempts,
@@ -84,6 +81,10 @@ class Gateway:
             permanent=PermanentFailure, on_dead=self._alert_dead_delivery,
             instance=config.gateway.id,
         )
+        self.journal_writer = JournalWriter(self.database, config, self.calendar,
+                                            lambda: self.config.standards, self.journalled,
+                                            self.processor, self._wake_delivery,
+                                            self.mqtt_dispatcher)
         self.email_sender = (SmtpSender(config.smtp) if config.smtp.url
                              else MaildirSender(mail_directory(config)))
         self.email_dispatcher = Dispatcher(

@@ -14,6 +14,7 @@ import structlog
 
 from gateway.codec.messages import Kind
 from gateway.config import Config, StandardsSettings
+from gateway.delivery.dispatch import Dispatcher, Due
 from gateway.faults import crash_point
 from gateway.processing import Batch, Processor
 from gateway.standards.calendar import BusinessCalendar
@@ -34,12 +35,16 @@ class JournalWriter:
     def __init__(self, database: Database, config: Config, calendar: BusinessCalendar,
                  standards: Callable[[], StandardsSettings], journalled: asyncio.Event,
                  processor: Processor | None = None,
-                 processed: Callable[[], None] | None = None) -> None:
+                 processed: Callable[[], None] | None = None,
+                 answers: Dispatcher | None = None) -> None:
         self.database = database
         self.processor = processor
         """Processes small batches in their journal transaction, when given."""
         self.processed = processed
         """Called after such a transaction (the deliveries it queued are due)."""
+        self.answers = answers
+        """The MQTT loop: when it waits, a joined transaction reads its due rows for it, so
+        that the answers go out without a read queued behind the next journal commit."""
         self.config = config
         self.calendar = calendar
         self.standards = standards
@@ -113,9 +118,17 @@ class JournalWriter:
         if self.processor is None or len(arrivals) > JOINED_ARRIVALS_MAX \
                 or not self.processor.idle() or self.journalled.is_set():
             return False, None  # the processing loop has work it has not taken up yet
+        answers = self.answers
+        token = None if answers is None else answers.hand_over()
+        read: list[Due] = []  # the MQTT loop's next read, made after processing
         try:
-            return True, await self.processor.with_journal(
-                functools.partial(self._journal_batch, arrivals=arrivals, retrying=False))
+            joined = await self.processor.with_journal(
+                functools.partial(self._journal_batch, arrivals=arrivals, retrying=False),
+                None if answers is None or token is None
+                else lambda tx: read.append(answers.read_due(tx)))
+            if answers is not None and token is not None and read:
+                answers.take(token, read[0])
+            return True, joined
         except Exception as error:  # rolled back, or lost: the journal goes alone at once
             log.warning("journal commit failed, retrying", error=f"{type(error).__name__}: "
                         f"{error}"[:200], retry_in_s=0, with_processing=True)

@@ -119,7 +119,8 @@ class Processor:
         """Nothing is being processed, nor known to be waiting."""
         return not (self._busy or self.more_pending or self.carried)
 
-    async def with_journal(self, journal: Callable[[Tx], T]) -> tuple[T, Batch]:
+    async def with_journal(self, journal: Callable[[Tx], T],
+                           after: Callable[[Tx], None] | None = None) -> tuple[T, Batch]:
         """`journal` and then what is pending, in one transaction: when traffic is light and
         processing `idle`, the messages that arrive one by one cost one commit and one hop to
         the database thread instead of two (docs/performance.md). A message that fails here
@@ -132,6 +133,8 @@ class Processor:
         def work(tx: Tx) -> T:
             journalled = journal(tx)
             self._run_batch(tx, batch)
+            if after is not None:
+                after(tx)
             self._held.update(batch.failures)
             return journalled
 

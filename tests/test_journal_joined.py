@@ -10,14 +10,18 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from support.pipeline import RECEIVED, Harness, declaration, lose_the_first_commit_reply
 
+from gateway.delivery.dispatch import Dispatcher
+from gateway.delivery.senders import PermanentFailure, TemporaryFailure
 from gateway.journal_writer import JOINED_ARRIVALS_MAX, JournalWriter
 from gateway.store.database import StoreUnavailable
 from gateway.store.journal import Arrival
+from gateway.store.outbox import OutboxRow
 
 RUN_BOUND_S = 20.0
 
@@ -107,6 +111,60 @@ def test_a_lone_arrival_is_journalled_and_processed_in_one_transaction(setup: Se
     assert setup.harness.scalar("SELECT COUNT(*) FROM outbox WHERE channel = 'mqtt'") == 1
     assert setup.processed == [1]  # the deliveries it queued are woken
     assert not setup.journalled.is_set()  # nothing is left for the processing loop
+
+
+def test_a_joined_transaction_reads_the_answers_for_the_waiting_mqtt_loop(
+    setup: Setup
+) -> None:
+    """The answer of a joined transaction is read in that transaction and handed to the MQTT
+    loop waiting for it: the loop publishes it without a read of its own (which would queue
+    behind the next arrivals' commit)."""
+    published: list[str] = []
+    reads: list[str] = []
+
+    class Broker:
+        async def ready(self) -> None:
+            return None
+
+        async def send(self, row: OutboxRow) -> None:
+            published.append(row.recipient)
+
+        async def flush(self) -> None:
+            return None
+
+    harness = setup.harness
+    answers = Dispatcher(harness.database, "mqtt", Broker(), attempts=3, backoff_s_max=1,
+                         now=lambda: harness.clock[0], temporary=TemporaryFailure,
+                         permanent=PermanentFailure, instance="gw1")
+    submit = harness.database.submit
+
+    def counted(work: Any) -> Any:
+        reads.append(getattr(work, "__qualname__", "?"))
+        return submit(work)
+
+    answers.database = SimpleNamespace(  # type: ignore[assignment]
+        transaction=harness.database.transaction, submit=counted)
+    setup.writer.answers = answers
+
+    async def scenario() -> None:
+        loop = asyncio.create_task(answers.run())
+        for _ in range(200):
+            if answers._waiting:
+                break
+            await asyncio.sleep(0.01)
+        reads.clear()
+        await setup.writer.put(arrival("handed-1"), setup.acks.handle(0))
+        writer = asyncio.create_task(setup.writer.run())
+        for _ in range(200):  # the loop is woken by the hand-over alone (IDLE_WAKE_S is 5 s)
+            if published:
+                break
+            await asyncio.sleep(0.01)
+        writer.cancel()
+        loop.cancel()
+
+    asyncio.run(scenario())
+    assert published == ["carm/v1/out/BRK42"]
+    assert reads == [] and len(setup.transactions) == 2  # joined, then the delivery record
 
 
 def test_a_burst_is_journalled_alone(setup: Setup) -> None:

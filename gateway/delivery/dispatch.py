@@ -69,6 +69,22 @@ class Dispatcher:
         self._waiting = False
         """The loop waits for a wakeup: nothing of its last drain is under way."""
         self._read_ahead: asyncio.Future[Due] | None = None
+        self._drains = 0
+
+    def hand_over(self) -> int | None:
+        """A token when the loop waits and would take a read made in a transaction the
+        caller is about to submit (see `take`); None otherwise."""
+        if self._waiting and self.gather_s == 0 and self._read_ahead is None:
+            return self._drains
+        return None
+
+    def take(self, token: int, due: Due) -> None:
+        """A read made by `read_due` in a transaction that committed: the loop's next read,
+        if it has waited since `hand_over` gave the token (no drain ran meanwhile)."""
+        self.wakeup.set()
+        if self._waiting and self._drains == token and self._read_ahead is None:
+            self._read_ahead = asyncio.get_running_loop().create_future()
+            self._read_ahead.set_result(due)
 
     def due(self) -> None:
         """Rows of this channel were committed: wake the loop, and when it is waiting (and
@@ -81,9 +97,9 @@ class Dispatcher:
         would make: none of its deliveries is under way or unrecorded."""
         self.wakeup.set()
         if self._waiting and self.gather_s == 0 and self._read_ahead is None:
-            self._read_ahead = self.database.submit(self._read_due)
+            self._read_ahead = self.database.submit(self.read_due)
 
-    def _read_due(self, tx: Tx) -> Due:
+    def read_due(self, tx: Tx) -> Due:
         return due_rows(tx, self.channel, self.now(), self.instance)
 
     async def run(self) -> None:
@@ -107,8 +123,9 @@ class Dispatcher:
 
         It reads again only when its read was full: rows committed meanwhile come with a
         wakeup, and a row that failed here says itself when it is due."""
+        self._drains += 1
         while True:
-            read = self._read_ahead or self.database.submit(self._read_due)
+            read = self._read_ahead or self.database.submit(self.read_due)
             self._read_ahead = None
             rows, next_due, more = await read
             if not rows:

@@ -311,7 +311,7 @@ def test_a_drain_reads_once_unless_its_read_was_full(harness: Harness) -> None:
     loop.database = SimpleNamespace(  # type: ignore[assignment]
         transaction=counted, submit=submitted)
     assert asyncio.run(loop.drain_once()) is None
-    reads = [name for name in transactions if name.startswith("Dispatcher._read_due")]
+    reads = [name for name in transactions if name.startswith("Dispatcher.read_due")]
     assert (len(reads), len(transactions)) == (1, 3)
     assert statuses(harness) == [("delivered", 1)] * 3
 
@@ -393,6 +393,62 @@ def test_rows_due_during_a_drain_go_once_and_in_order(harness: Harness) -> None:
 
     asyncio.run(scenario())
     assert sent == [b"first", b"second"]
+
+
+def test_a_read_handed_over_is_the_loop_s_next_read_unless_it_drained_since(
+    harness: Harness
+) -> None:
+    """A read made in another transaction (`hand_over`, `take`) feeds the waiting loop's next
+    drain without a read of its own; one whose token is older than a drain is dropped (the
+    rows it holds may have gone meanwhile), and the loop reads for itself."""
+    sent: list[bytes] = []
+    reads: list[str] = []
+
+    class Noting(Recorder):
+        async def send(self, row: OutboxRow) -> None:
+            sent.append(row.payload)
+
+    loop = dispatcher(harness, Noting([]))
+    submit = harness.database.submit
+
+    def counted(work: Any) -> Any:
+        reads.append(getattr(work, "__qualname__", "?"))
+        return submit(work)
+
+    loop.database = SimpleNamespace(  # type: ignore[assignment]
+        transaction=harness.database.transaction, submit=counted)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(loop.run())
+        await wait_until(lambda: loop._waiting)
+        reads.clear()
+        token = loop.hand_over()
+        assert token is not None
+
+        def queue_and_read(tx: Tx) -> Any:
+            queue_email(tx, "edi@broker42.example", "handed")
+            return loop.read_due(tx)
+
+        loop.take(token, await harness.database.transaction(queue_and_read))
+        await wait_until(lambda: sent == [b"handed"])
+        await wait_until(lambda: loop._waiting)
+        assert not any(name.endswith("read_due") for name in reads)
+
+        stale = loop.hand_over()
+        assert stale is not None
+        read = await harness.database.transaction(
+            lambda tx: (queue_email(tx, "edi@broker42.example", "meanwhile"),
+                        loop.read_due(tx))[1])
+        loop.due()  # a drain runs between the read and its hand-over
+        await wait_until(lambda: sent == [b"handed", b"meanwhile"])
+        await wait_until(lambda: loop._waiting)
+        loop.take(stale, read)  # dropped: it still lists "meanwhile" as due
+        await asyncio.sleep(0.1)
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert sent == [b"handed", b"meanwhile"]
+    assert statuses(harness) == [("delivered", 1)] * 2
 
 
 def test_a_held_recipient_does_not_hide_others_behind_a_full_read(
