@@ -69,7 +69,9 @@ class Dispatcher:
         self._waiting = False
         """The loop waits for a wakeup: nothing of its last drain is under way."""
         self._read_ahead: asyncio.Future[Due] | None = None
+        """The next drain's read, started by `due` or handed over by `take`."""
         self._drains = 0
+        """Drains begun: `hand_over`'s token, stale once another drain has begun."""
 
     def hand_over(self) -> int | None:
         """A token when the loop waits and would take a read made in a transaction the
