@@ -10,11 +10,16 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from support.pipeline import RECEIVED, Harness, declaration, lose_the_first_commit_reply
+from support.pipeline import (
+    RECEIVED,
+    Harness,
+    declaration,
+    lose_the_first_commit_reply,
+    noting_submits,
+)
 
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import PermanentFailure, TemporaryFailure
@@ -136,14 +141,7 @@ def test_a_joined_transaction_reads_the_answers_for_the_waiting_mqtt_loop(
     answers = Dispatcher(harness.database, "mqtt", Broker(), attempts=3, backoff_s_max=1,
                          now=lambda: harness.clock[0], temporary=TemporaryFailure,
                          permanent=PermanentFailure, instance="gw1")
-    submit = harness.database.submit
-
-    def counted(work: Any) -> Any:
-        reads.append(getattr(work, "__qualname__", "?"))
-        return submit(work)
-
-    answers.database = SimpleNamespace(  # type: ignore[assignment]
-        transaction=harness.database.transaction, submit=counted)
+    answers.database = noting_submits(harness.database, reads)
     setup.writer.answers = answers
 
     async def scenario() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from support.mail import MailServer
-from support.pipeline import Harness, example
+from support.pipeline import Harness, example, noting_submits
 
 from gateway.config import SmtpSettings
 from gateway.delivery.dispatch import Dispatcher
@@ -409,14 +409,7 @@ def test_a_read_handed_over_is_the_loop_s_next_read_unless_it_drained_since(
             sent.append(row.payload)
 
     loop = dispatcher(harness, Noting([]))
-    submit = harness.database.submit
-
-    def counted(work: Any) -> Any:
-        reads.append(getattr(work, "__qualname__", "?"))
-        return submit(work)
-
-    loop.database = SimpleNamespace(  # type: ignore[assignment]
-        transaction=harness.database.transaction, submit=counted)
+    loop.database = noting_submits(harness.database, reads)
 
     async def scenario() -> None:
         task = asyncio.create_task(loop.run())

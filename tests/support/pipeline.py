@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from gateway.codec.messages import Kind
@@ -87,6 +88,18 @@ class Harness:
 
     def close(self) -> None:
         self.database.close_sync()
+
+
+def noting_submits(database: Database, names: list[str]) -> Any:
+    """`database` for a delivery loop, noting the name of each job it starts with `submit`
+    (its reads of the outbox are `Dispatcher.read_due`)."""
+    submit = database.submit
+
+    def noted(work: Any) -> Any:
+        names.append(getattr(work, "__qualname__", "?"))
+        return submit(work)
+
+    return SimpleNamespace(transaction=database.transaction, submit=noted)
 
 
 def lose_the_first_commit_reply(database: Database, monkeypatch: Any) -> None:
