@@ -73,18 +73,20 @@ class Dispatcher:
         self._drains = 0
         """Drains begun: `hand_over`'s token, stale once another drain has begun."""
 
+    def _reads_ahead(self) -> bool:
+        """The loop waits, does not gather, and has no read for its next drain yet."""
+        return self._waiting and self.gather_s == 0 and self._read_ahead is None
+
     def hand_over(self) -> int | None:
         """A token when the loop waits and would take a read made in a transaction the
         caller is about to submit (see `take`); None otherwise."""
-        if self._waiting and self.gather_s == 0 and self._read_ahead is None:
-            return self._drains
-        return None
+        return self._drains if self._reads_ahead() else None
 
     def take(self, token: int, due: Due) -> None:
         """A read made by `read_due` in a transaction that committed: the loop's next read,
         if it has waited since `hand_over` gave the token (no drain ran meanwhile)."""
         self.wakeup.set()
-        if self._waiting and self._drains == token and self._read_ahead is None:
+        if self._reads_ahead() and self._drains == token:
             self._read_ahead = asyncio.get_running_loop().create_future()
             self._read_ahead.set_result(due)
 
@@ -98,7 +100,7 @@ class Dispatcher:
         (docs/performance.md). A read started while the loop waits is the read its next drain
         would make: none of its deliveries is under way or unrecorded."""
         self.wakeup.set()
-        if self._waiting and self.gather_s == 0 and self._read_ahead is None:
+        if self._reads_ahead():
             self._read_ahead = self.database.submit(self.read_due)
 
     def read_due(self, tx: Tx) -> Due:
