@@ -43,8 +43,9 @@ class JournalWriter:
         self.processed = processed
         """Called after such a transaction (the deliveries it queued are due)."""
         self.answers = answers
-        """The MQTT loop: when it waits, a joined transaction reads its due rows for it, so
-        that the answers go out without a read queued behind the next journal commit."""
+        """The MQTT loop: when it waits, a joined transaction makes its next read (recording
+        its last deliveries, reading its due rows), so that the answers go out without a read
+        queued behind the next journal commit, and a delivery costs no commit of its own."""
         self.config = config
         self.calendar = calendar
         self.standards = standards
@@ -119,15 +120,14 @@ class JournalWriter:
                 or not self.processor.idle() or self.journalled.is_set():
             return False, None  # the processing loop has work it has not taken up yet
         answers = self.answers
-        token = None if answers is None else answers.hand_over()
-        read: list[Due] = []  # the MQTT loop's next read, made after processing
+        read = None if answers is None else answers.hand_over()
+        found: list[Due] = []  # what the MQTT loop's next read finds, after processing
         try:
             joined = await self.processor.with_journal(
                 functools.partial(self._journal_batch, arrivals=arrivals, retrying=False),
-                None if answers is None or token is None
-                else lambda tx: read.append(answers.read_due(tx)))
-            if answers is not None and token is not None and read:
-                answers.take(token, read[0])
+                None if read is None else lambda tx: found.append(read(tx)))
+            if answers is not None and read is not None and found:
+                answers.take(read, found[0])
             return True, joined
         except Exception as error:  # rolled back, or lost: the journal goes alone at once
             log.warning("journal commit failed, retrying", error=f"{type(error).__name__}: "

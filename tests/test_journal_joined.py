@@ -7,7 +7,7 @@ transaction leaves the journal to go alone, never journalling an arrival twice.
 """
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from support.pipeline import (
     noting_submits,
 )
 
+from gateway.delivery import dispatch
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import PermanentFailure, TemporaryFailure
 from gateway.journal_writer import JOINED_ARRIVALS_MAX, JournalWriter
@@ -118,12 +119,14 @@ def test_a_lone_arrival_is_journalled_and_processed_in_one_transaction(setup: Se
     assert not setup.journalled.is_set()  # nothing is left for the processing loop
 
 
-def test_a_joined_transaction_reads_the_answers_for_the_waiting_mqtt_loop(
-    setup: Setup
+def test_a_joined_transaction_makes_the_waiting_mqtt_loop_s_read(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The answer of a joined transaction is read in that transaction and handed to the MQTT
     loop waiting for it: the loop publishes it without a read of its own (which would queue
-    behind the next arrivals' commit)."""
+    behind the next arrivals' commit). The next joined transaction records that delivery: the
+    answers of light traffic cost no transaction of the loop's own."""
+    monkeypatch.setattr(dispatch, "RECORD_LATER_S", 5.0)  # no read of the loop's own
     published: list[str] = []
     reads: list[str] = []
 
@@ -144,25 +147,30 @@ def test_a_joined_transaction_reads_the_answers_for_the_waiting_mqtt_loop(
     answers.database = noting_submits(harness.database, reads)
     setup.writer.answers = answers
 
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(200):
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("not in time")
+
     async def scenario() -> None:
         loop = asyncio.create_task(answers.run())
-        for _ in range(200):
-            if answers._waiting:
-                break
-            await asyncio.sleep(0.01)
-        reads.clear()
-        await setup.writer.put(arrival("handed-1"), setup.acks.handle(0))
         writer = asyncio.create_task(setup.writer.run())
-        for _ in range(200):  # the loop is woken by the hand-over alone (IDLE_WAKE_S is 5 s)
-            if published:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: answers._waiting)
+        reads.clear()
+        for number in range(2):  # the loop is woken by the hand-over alone (IDLE_WAKE_S 5 s)
+            await setup.writer.put(arrival(f"handed-{number}"), setup.acks.handle(number))
+            await until(lambda n=number: len(published) > n and answers._waiting)
         writer.cancel()
         loop.cancel()
 
     asyncio.run(scenario())
-    assert published == ["carm/v1/out/BRK42"]
-    assert reads == [] and len(setup.transactions) == 2  # joined, then the delivery record
+    assert published == ["carm/v1/out/BRK42"] * 2
+    assert reads == [] and len(setup.transactions) == 2  # the two joined transactions
+    recorded = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT status FROM outbox WHERE channel = 'mqtt' ORDER BY id"))
+    assert [row[0] for row in recorded] == ["delivered", "pending"]  # the last, by the next
 
 
 def test_a_burst_is_journalled_alone(setup: Setup) -> None:

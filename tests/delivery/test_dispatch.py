@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 from support.mail import MailServer
-from support.pipeline import Harness, example, noting_submits
+from support.pipeline import Harness, example, job_name, noting_submits
 
 from gateway.config import SmtpSettings
+from gateway.delivery import dispatch
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import MaildirSender, PermanentFailure, SmtpSender, TemporaryFailure
 from gateway.store import outbox
@@ -291,8 +293,8 @@ def test_a_waiting_recipient_does_not_hold_back_another(harness: Harness) -> Non
 
 def test_a_drain_reads_once_unless_its_read_was_full(harness: Harness) -> None:
     """Rows committed later come with a wakeup, so a drain whose read was not full reads the
-    outbox once: for the three emails of two messages to two recipients, one read and one
-    delivery record per recipient."""
+    outbox once: for the three emails of two messages to two recipients, one read, then one
+    transaction recording the three deliveries."""
     harness.submit(example("declaration.xml"))
     harness.submit(example("appeal.xml"))
     transactions: list[str] = []
@@ -300,19 +302,18 @@ def test_a_drain_reads_once_unless_its_read_was_full(harness: Harness) -> None:
     original = database.transaction
 
     async def counted(work: Any) -> Any:
-        transactions.append(getattr(work, "__qualname__", "?"))
+        transactions.append(job_name(work))
         return await original(work)
 
     def submitted(work: Any) -> Any:
-        transactions.append(getattr(work, "__qualname__", "?"))
+        transactions.append(job_name(work))
         return database.submit(work)
 
     loop = dispatcher(harness, Recorder([]))
     loop.database = SimpleNamespace(  # type: ignore[assignment]
         transaction=counted, submit=submitted)
     assert asyncio.run(loop.drain_once()) is None
-    reads = [name for name in transactions if name.startswith("Dispatcher.read_due")]
-    assert (len(reads), len(transactions)) == (1, 3)
+    assert transactions == ["Read", "_mark_delivered"]
     assert statuses(harness) == [("delivered", 1)] * 3
 
 
@@ -396,7 +397,7 @@ def test_rows_due_during_a_drain_go_once_and_in_order(harness: Harness) -> None:
 
 
 def test_a_read_handed_over_is_the_loop_s_next_read_unless_it_drained_since(
-    harness: Harness
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read made in another transaction (`hand_over`, `take`) feeds the waiting loop's next
     drain without a read of its own; one whose token is older than a drain is dropped (the
@@ -408,6 +409,7 @@ def test_a_read_handed_over_is_the_loop_s_next_read_unless_it_drained_since(
         async def send(self, row: OutboxRow) -> None:
             sent.append(row.payload)
 
+    monkeypatch.setattr(dispatch, "RECORD_LATER_S", 1.0)  # no read of the loop's own soon
     loop = dispatcher(harness, Noting([]))
     loop.database = noting_submits(harness.database, reads)
 
@@ -415,28 +417,28 @@ def test_a_read_handed_over_is_the_loop_s_next_read_unless_it_drained_since(
         task = asyncio.create_task(loop.run())
         await wait_until(lambda: loop._waiting)
         reads.clear()
-        token = loop.hand_over()
-        assert token is not None
+        read = loop.hand_over()
+        assert read is not None
 
         def queue_and_read(tx: Tx) -> Any:
             queue_email(tx, "edi@broker42.example", "handed")
-            return loop.read_due(tx)
+            return read(tx)
 
-        loop.take(token, await harness.database.transaction(queue_and_read))
+        loop.take(read, await harness.database.transaction(queue_and_read))
         await wait_until(lambda: sent == [b"handed"])
         await wait_until(lambda: loop._waiting)
-        assert not any(name.endswith("read_due") for name in reads)
+        assert "Read" not in reads
 
         stale = loop.hand_over()
         assert stale is not None
-        read = await harness.database.transaction(
-            lambda tx: (queue_email(tx, "edi@broker42.example", "meanwhile"),
-                        loop.read_due(tx))[1])
+        found = await harness.database.transaction(
+            lambda tx: (queue_email(tx, "edi@broker42.example", "meanwhile"), stale(tx))[1])
         loop.due()  # a drain runs between the read and its hand-over
         await wait_until(lambda: sent == [b"handed", b"meanwhile"])
         await wait_until(lambda: loop._waiting)
-        loop.take(stale, read)  # dropped: it still lists "meanwhile" as due
+        loop.take(stale, found)  # dropped: it still lists "meanwhile" as due
         await asyncio.sleep(0.1)
+        await wait_until(lambda: statuses(harness) == [("delivered", 1)] * 2)
         task.cancel()
 
     asyncio.run(scenario())
@@ -516,3 +518,59 @@ def test_maildir_names_are_those_of_mailbox() -> None:
 
     assert unique_name(1700000000.25, 7, "a/b:c") == \
         rf"1700000000.M250000P{os.getpid()}Q7.a\057b\072c"
+
+
+def delivered_at(harness: Harness) -> list[str | None]:
+    rows = harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT delivered_at FROM outbox WHERE channel = 'email' ORDER BY id"))
+    return [row[0] for row in rows]
+
+
+def test_the_loop_records_a_drain_s_deliveries_in_its_next_read(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drain's deliveries are recorded in the transaction of the loop's next read, not in
+    one of their own, each with the time it went (not the time of the record)."""
+    monkeypatch.setattr(dispatch, "RECORD_LATER_S", 5.0)  # no read of the loop's own
+    sent: list[str] = []
+    jobs: list[str] = []
+    loop = dispatcher(harness, Recorder(sent))
+    loop.database = noting_submits(harness.database, jobs)
+    went = harness.clock[0]
+
+    async def scenario() -> None:
+        task = asyncio.create_task(loop.run())
+        await wait_until(lambda: loop._waiting)
+        for number, recipient in enumerate(("edi@broker42.example", "ops@broker42.example")):
+            await harness.database.transaction(
+                lambda tx, to=recipient: queue_email(tx, to, "answer"))
+            loop.due()
+            await wait_until(lambda n=number: len(sent) > n and loop._waiting)
+            advance(harness, 60)
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert jobs == ["Read"] * 3  # the first drain's, and one for each row
+    assert delivered_at(harness) == [went.isoformat(), None]
+
+
+def test_deliveries_no_read_comes_for_are_recorded_soon(harness: Harness) -> None:
+    """Without a next read, the loop reads on its own within RECORD_LATER_S (not at its idle
+    wakeup, IDLE_WAKE_S), and that read records the deliveries."""
+    jobs: list[str] = []
+    loop = dispatcher(harness, Recorder([]))
+    loop.database = noting_submits(harness.database, jobs)
+
+    async def scenario() -> float:
+        task = asyncio.create_task(loop.run())
+        await wait_until(lambda: loop._waiting)
+        await harness.database.transaction(
+            lambda tx: queue_email(tx, "edi@broker42.example", "answer"))
+        loop.due()
+        started = time.monotonic()
+        await wait_until(lambda: statuses(harness) == [("delivered", 1)])
+        task.cancel()
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < dispatch.IDLE_WAKE_S / 2
+    assert jobs == ["Read"] * 3

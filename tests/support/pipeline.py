@@ -90,13 +90,20 @@ class Harness:
         self.database.close_sync()
 
 
+def job_name(work: Any) -> str:
+    """A transaction's work by name: a function's (a partial's function), or the class of a
+    callable object."""
+    work = getattr(work, "func", work)
+    return str(getattr(work, "__qualname__", type(work).__qualname__))
+
+
 def noting_submits(database: Database, names: list[str]) -> Any:
     """`database` for a delivery loop, noting the name of each job it starts with `submit`
-    (its reads of the outbox are `Dispatcher.read_due`)."""
+    (its reads of the outbox are `Read`, which record its last deliveries)."""
     submit = database.submit
 
     def noted(work: Any) -> Any:
-        names.append(getattr(work, "__qualname__", "?"))
+        names.append(job_name(work))
         return submit(work)
 
     return SimpleNamespace(transaction=database.transaction, submit=noted)
