@@ -29,6 +29,10 @@ JOURNAL_RETRY_S_MAX = 10.0
 JOINED_ARRIVALS_MAX = 16
 """Batches up to this size are processed in their journal transaction when processing is idle:
 a larger one is a burst, whose acknowledgements to the broker must not wait for processing."""
+HAND_OVER_WAIT_S = 0.002
+"""How long a joined transaction waits for the MQTT loop to finish a drain (an answer's
+publish and the broker's PUBACK), so that it can make the loop's next read: the loop's own
+read would cost a transaction, and queue behind this one (docs/performance.md)."""
 
 
 class JournalWriter:
@@ -116,14 +120,18 @@ class JournalWriter:
         """The batch journalled and processed in one transaction: whether that was tried, and
         what it gave if it committed. After a failure it may have committed all the same (a
         lost reply from PostgreSQL): the journal alone then looks for its arrivals first."""
-        if self.processor is None or len(arrivals) > JOINED_ARRIVALS_MAX \
-                or not self.processor.idle() or self.journalled.is_set():
-            return False, None  # the processing loop has work it has not taken up yet
+        processor = self.processor
+        if processor is None or not self._may_join(processor, arrivals):
+            return False, None
         answers = self.answers
+        if answers is not None:
+            await answers.between_drains(HAND_OVER_WAIT_S)
+            if not self._may_join(processor, arrivals):
+                return False, None
         read = None if answers is None else answers.hand_over()
         found: list[Due] = []  # what the MQTT loop's next read finds, after processing
         try:
-            joined = await self.processor.with_journal(
+            joined = await processor.with_journal(
                 functools.partial(self._journal_batch, arrivals=arrivals, retrying=False),
                 None if read is None else lambda tx: found.append(read(tx)))
             if answers is not None and read is not None and found:
@@ -133,6 +141,11 @@ class JournalWriter:
             log.warning("journal commit failed, retrying", error=f"{type(error).__name__}: "
                         f"{error}"[:200], retry_in_s=0, with_processing=True)
             return True, None
+
+    def _may_join(self, processor: Processor, arrivals: list[Arrival]) -> bool:
+        """A small batch, and processing idle with no work it has not taken up yet."""
+        return len(arrivals) <= JOINED_ARRIVALS_MAX and processor.idle() \
+            and not self.journalled.is_set()
 
     async def _commit(self, arrivals: list[Arrival], *, retrying: bool = False
                       ) -> list[Journalled]:

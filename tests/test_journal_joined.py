@@ -21,6 +21,7 @@ from support.pipeline import (
     noting_submits,
 )
 
+from gateway import journal_writer
 from gateway.delivery import dispatch
 from gateway.delivery.dispatch import Dispatcher
 from gateway.delivery.senders import PermanentFailure, TemporaryFailure
@@ -171,6 +172,83 @@ def test_a_joined_transaction_makes_the_waiting_mqtt_loop_s_read(
     recorded = harness.database.transaction_sync(lambda tx: tx.all(
         "SELECT status FROM outbox WHERE channel = 'mqtt' ORDER BY id"))
     assert [row[0] for row in recorded] == ["delivered", "pending"]  # the last, by the next
+
+
+class HeldBroker:
+    """Stands for the MQTT sender: notes each answer's topic, and once `holding`, keeps the
+    next publish waiting (for the broker's PUBACK) until `release`."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+        self.holding = False
+        self.held = False
+        self.release = asyncio.Event()
+
+    async def ready(self) -> None:
+        return None
+
+    async def send(self, row: OutboxRow) -> None:
+        if self.holding:
+            self.held = True
+            await self.release.wait()
+        self.published.append(row.recipient)
+
+    async def flush(self) -> None:
+        return None
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not in time")
+
+
+@pytest.mark.parametrize(("wait_s", "held_s", "acknowledged", "own_reads"), [
+    (2.0, 0.2, [0], 0),  # the drain ends within the bound: the read is handed over
+    (0.05, 0.5, [0, 1], 1),  # it does not: the transaction goes on, the loop reads itself
+])
+def test_a_joined_transaction_waits_a_bounded_time_for_the_mqtt_loop_s_drain(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, wait_s: float, held_s: float,
+    acknowledged: list[int], own_reads: int
+) -> None:
+    """An arrival that comes while the MQTT loop waits for the broker's PUBACK of the answer
+    before waits for that drain to end (HAND_OVER_WAIT_S at most) before its joined
+    transaction, which then makes the loop's read; past the bound it goes on without it, so
+    a stalled broker does not hold the journal."""
+    monkeypatch.setattr(journal_writer, "HAND_OVER_WAIT_S", wait_s)
+    monkeypatch.setattr(dispatch, "RECORD_LATER_S", 5.0)  # no read of the loop's own soon
+    broker = HeldBroker()
+    reads: list[str] = []
+    harness = setup.harness
+    answers = Dispatcher(harness.database, "mqtt", broker, attempts=3, backoff_s_max=1,
+                         now=lambda: harness.clock[0], temporary=TemporaryFailure,
+                         permanent=PermanentFailure, instance="gw1")
+    answers.database = noting_submits(harness.database, reads)
+    setup.writer.answers = answers
+
+    async def scenario() -> list[int]:
+        loop = asyncio.create_task(answers.run())
+        writer = asyncio.create_task(setup.writer.run())
+        await until(lambda: answers._waiting)
+        reads.clear()
+        broker.holding = True
+        await setup.writer.put(arrival("held-0"), setup.acks.handle(0))
+        await until(lambda: broker.held)
+        await setup.writer.put(arrival("held-1"), setup.acks.handle(1))
+        await asyncio.sleep(held_s)
+        acknowledged_meanwhile = list(setup.acks.mids)
+        broker.holding = False
+        broker.release.set()
+        await until(lambda: len(broker.published) == 2)
+        writer.cancel()
+        loop.cancel()
+        return acknowledged_meanwhile
+
+    assert asyncio.run(scenario()) == acknowledged
+    assert reads.count("Read") == own_reads
+    assert broker.published == ["carm/v1/out/BRK42"] * 2
 
 
 def test_a_burst_is_journalled_alone(setup: Setup) -> None:

@@ -109,6 +109,8 @@ class Dispatcher:
         self._earliest_retry: datetime | None = None
         self._waiting = False
         """The loop waits for a wakeup: nothing of its last drain is under way."""
+        self._between_drains = asyncio.Event()
+        """Set while `_waiting`."""
         self._read_ahead: asyncio.Future[Due] | None = None
         """The next drain's read, started by `due` or handed over by `take`."""
         self.drains = 0
@@ -133,6 +135,13 @@ class Dispatcher:
 
             started.add_done_callback(committed)
         return started
+
+    async def between_drains(self, bound_s: float) -> None:
+        """Wait, at most `bound_s`, until the loop waits between drains, when a read can be
+        handed over to it (`hand_over`)."""
+        if not self._waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._between_drains.wait(), bound_s)
 
     def hand_over(self) -> Read | None:
         """When the loop waits, its next read, for a transaction the caller is about to
@@ -174,11 +183,13 @@ class Dispatcher:
             if self._unrecorded:
                 timeout = min(timeout, RECORD_LATER_S)
             self._waiting = True
+            self._between_drains.set()
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)
             finally:
                 self._waiting = False
+                self._between_drains.clear()
             if self.wakeup.is_set() and self.gather_s > 0:
                 await asyncio.sleep(self.gather_s)
             self.wakeup.clear()
