@@ -110,7 +110,7 @@ class Dispatcher:
         self._waiting = False
         """The loop waits for a wakeup: nothing of its last drain is under way."""
         self._between_drains = asyncio.Event()
-        """Set while `_waiting`."""
+        """Set while the loop waits with no read for its next drain (`_reads_ahead`)."""
         self._read_ahead: asyncio.Future[Due] | None = None
         """The next drain's read, started by `due` or handed over by `take`."""
         self.drains = 0
@@ -137,9 +137,9 @@ class Dispatcher:
         return started
 
     async def between_drains(self, bound_s: float) -> None:
-        """Wait, at most `bound_s`, until the loop waits between drains, when a read can be
-        handed over to it (`hand_over`)."""
-        if not self._waiting:
+        """Wait, at most `bound_s`, until the loop waits between drains with no read for its
+        next drain, when a read can be handed over to it (`hand_over`)."""
+        if self.gather_s == 0 and not self._reads_ahead():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._between_drains.wait(), bound_s)
 
@@ -156,6 +156,7 @@ class Dispatcher:
         if self._reads_ahead() and self.drains == read.drains:
             self._read_ahead = asyncio.get_running_loop().create_future()
             self._read_ahead.set_result(due)
+            self._between_drains.clear()
 
     def due(self) -> None:
         """Rows of this channel were committed: wake the loop, and when it is waiting (and
@@ -170,6 +171,7 @@ class Dispatcher:
         self.wakeup.set()
         if self._reads_ahead():
             self._read_ahead = self._submit(self._next_read())
+            self._between_drains.clear()
 
     def read_due(self, tx: Tx) -> Due:
         return due_rows(tx, self.channel, self.now(), self.instance)
@@ -183,7 +185,8 @@ class Dispatcher:
             if self._unrecorded:
                 timeout = min(timeout, RECORD_LATER_S)
             self._waiting = True
-            self._between_drains.set()
+            if self._reads_ahead():
+                self._between_drains.set()
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=timeout)

@@ -574,3 +574,41 @@ def test_deliveries_no_read_comes_for_are_recorded_soon(harness: Harness) -> Non
 
     assert asyncio.run(scenario()) < dispatch.IDLE_WAKE_S / 2
     assert jobs == ["Read"] * 3
+
+
+def test_between_drains_waits_for_a_handed_read_to_be_drained(harness: Harness) -> None:
+    """`between_drains` returns once the loop waits with no read for its next drain: a read
+    handed over and not yet drained (the loop is still waiting, woken) keeps it waiting until
+    that drain's publish is done, when a read can be handed over again."""
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    class Held(Recorder):
+        async def send(self, row: OutboxRow) -> None:
+            held.set()
+            await release.wait()
+            await super().send(row)
+
+    sent: list[str] = []
+    loop = dispatcher(harness, Held(sent))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(loop.run())
+        await wait_until(lambda: loop._waiting)
+        read = loop.hand_over()
+        assert read is not None
+        found = await harness.database.transaction(
+            lambda tx: (queue_email(tx, "edi@broker42.example", "handed"), read(tx))[1])
+        loop.take(read, found)
+        assert loop._waiting and loop.hand_over() is None  # woken, its next read in hand
+        waiting = asyncio.create_task(loop.between_drains(5.0))
+        await asyncio.wait_for(held.wait(), 2.0)
+        await asyncio.sleep(0.05)
+        assert not waiting.done(), "returned while the loop's drain was under way"
+        release.set()
+        await asyncio.wait_for(waiting, 2.0)
+        assert loop.hand_over() is not None
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert sent == ["edi@broker42.example"]
