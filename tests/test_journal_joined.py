@@ -7,7 +7,7 @@ transaction leaves the journal to go alone, never journalling an arrival twice.
 """
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from support.pipeline import (
     declaration,
     lose_the_first_commit_reply,
     noting_submits,
+    wait_until,
 )
 
 from gateway import journal_writer
@@ -120,60 +121,6 @@ def test_a_lone_arrival_is_journalled_and_processed_in_one_transaction(setup: Se
     assert not setup.journalled.is_set()  # nothing is left for the processing loop
 
 
-def test_a_joined_transaction_makes_the_waiting_mqtt_loop_s_read(
-    setup: Setup, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The answer of a joined transaction is read in that transaction and handed to the MQTT
-    loop waiting for it: the loop publishes it without a read of its own (which would queue
-    behind the next arrivals' commit). The next joined transaction records that delivery: the
-    answers of light traffic cost no transaction of the loop's own."""
-    monkeypatch.setattr(dispatch, "RECORD_LATER_S", 5.0)  # no read of the loop's own
-    published: list[str] = []
-    reads: list[str] = []
-
-    class Broker:
-        async def ready(self) -> None:
-            return None
-
-        async def send(self, row: OutboxRow) -> None:
-            published.append(row.recipient)
-
-        async def flush(self) -> None:
-            return None
-
-    harness = setup.harness
-    answers = Dispatcher(harness.database, "mqtt", Broker(), attempts=3, backoff_s_max=1,
-                         now=lambda: harness.clock[0], temporary=TemporaryFailure,
-                         permanent=PermanentFailure, instance="gw1")
-    answers.database = noting_submits(harness.database, reads)
-    setup.writer.answers = answers
-
-    async def until(condition: Callable[[], bool]) -> None:
-        for _ in range(200):
-            if condition():
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("not in time")
-
-    async def scenario() -> None:
-        loop = asyncio.create_task(answers.run())
-        writer = asyncio.create_task(setup.writer.run())
-        await until(lambda: answers._waiting)
-        reads.clear()
-        for number in range(2):  # the loop is woken by the hand-over alone (IDLE_WAKE_S 5 s)
-            await setup.writer.put(arrival(f"handed-{number}"), setup.acks.handle(number))
-            await until(lambda n=number: len(published) > n and answers._waiting)
-        writer.cancel()
-        loop.cancel()
-
-    asyncio.run(scenario())
-    assert published == ["carm/v1/out/BRK42"] * 2
-    assert reads == [] and len(setup.transactions) == 2  # the two joined transactions
-    recorded = harness.database.transaction_sync(lambda tx: tx.all(
-        "SELECT status FROM outbox WHERE channel = 'mqtt' ORDER BY id"))
-    assert [row[0] for row in recorded] == ["delivered", "pending"]  # the last, by the next
-
-
 class HeldBroker:
     """Stands for the MQTT sender: notes each answer's topic, and once `holding`, keeps the
     next publish waiting (for the broker's PUBACK) until `release`."""
@@ -197,12 +144,46 @@ class HeldBroker:
         return None
 
 
-async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("not in time")
+def answers_loop(setup: Setup, broker: HeldBroker, reads: list[str]) -> Dispatcher:
+    """The MQTT loop for the writer to hand reads to, noting the reads it makes itself."""
+    harness = setup.harness
+    answers = Dispatcher(harness.database, "mqtt", broker, attempts=3, backoff_s_max=1,
+                         now=lambda: harness.clock[0], temporary=TemporaryFailure,
+                         permanent=PermanentFailure, instance="gw1")
+    answers.database = noting_submits(harness.database, reads)
+    setup.writer.answers = answers
+    return answers
+
+
+def test_a_joined_transaction_makes_the_waiting_mqtt_loop_s_read(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer of a joined transaction is read in that transaction and handed to the MQTT
+    loop waiting for it: the loop publishes it without a read of its own (which would queue
+    behind the next arrivals' commit). The next joined transaction records that delivery: the
+    answers of light traffic cost no transaction of the loop's own."""
+    monkeypatch.setattr(dispatch, "RECORD_LATER_S", 5.0)  # no read of the loop's own
+    broker = HeldBroker()
+    reads: list[str] = []
+    answers = answers_loop(setup, broker, reads)
+
+    async def scenario() -> None:
+        loop = asyncio.create_task(answers.run())
+        writer = asyncio.create_task(setup.writer.run())
+        await wait_until(lambda: answers._waiting)
+        reads.clear()
+        for number in range(2):  # the loop is woken by the hand-over alone (IDLE_WAKE_S 5 s)
+            await setup.writer.put(arrival(f"handed-{number}"), setup.acks.handle(number))
+            await wait_until(lambda n=number: len(broker.published) > n and answers._waiting)
+        writer.cancel()
+        loop.cancel()
+
+    asyncio.run(scenario())
+    assert broker.published == ["carm/v1/out/BRK42"] * 2
+    assert reads == [] and len(setup.transactions) == 2  # the two joined transactions
+    recorded = setup.harness.database.transaction_sync(lambda tx: tx.all(
+        "SELECT status FROM outbox WHERE channel = 'mqtt' ORDER BY id"))
+    assert [row[0] for row in recorded] == ["delivered", "pending"]  # the last, by the next
 
 
 @pytest.mark.parametrize(("wait_s", "held_s", "acknowledged", "own_reads"), [
@@ -221,27 +202,22 @@ def test_a_joined_transaction_waits_a_bounded_time_for_the_mqtt_loop_s_drain(
     monkeypatch.setattr(dispatch, "RECORD_LATER_S", 5.0)  # no read of the loop's own soon
     broker = HeldBroker()
     reads: list[str] = []
-    harness = setup.harness
-    answers = Dispatcher(harness.database, "mqtt", broker, attempts=3, backoff_s_max=1,
-                         now=lambda: harness.clock[0], temporary=TemporaryFailure,
-                         permanent=PermanentFailure, instance="gw1")
-    answers.database = noting_submits(harness.database, reads)
-    setup.writer.answers = answers
+    answers = answers_loop(setup, broker, reads)
 
     async def scenario() -> list[int]:
         loop = asyncio.create_task(answers.run())
         writer = asyncio.create_task(setup.writer.run())
-        await until(lambda: answers._waiting)
+        await wait_until(lambda: answers._waiting)
         reads.clear()
         broker.holding = True
         await setup.writer.put(arrival("held-0"), setup.acks.handle(0))
-        await until(lambda: broker.held)
+        await wait_until(lambda: broker.held)
         await setup.writer.put(arrival("held-1"), setup.acks.handle(1))
         await asyncio.sleep(held_s)
         acknowledged_meanwhile = list(setup.acks.mids)
         broker.holding = False
         broker.release.set()
-        await until(lambda: len(broker.published) == 2)
+        await wait_until(lambda: len(broker.published) == 2)
         writer.cancel()
         loop.cancel()
         return acknowledged_meanwhile

@@ -7,7 +7,7 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from support.mail import MailServer
-from support.pipeline import Harness, example, job_name, noting_submits
+from support.pipeline import Harness, example, job_name, noting_submits, wait_until
 
 from gateway.config import SmtpSettings
 from gateway.delivery import dispatch
@@ -320,14 +320,6 @@ def test_a_drain_reads_once_unless_its_read_was_full(harness: Harness) -> None:
 def queue_email(tx: Tx, recipient: str, text: str) -> None:
     outbox.enqueue(tx, None, False, [outbox.Delivery("email", recipient, text.encode())],
                    datetime(2026, 11, 23, tzinfo=UTC), instance="gw1")
-
-
-async def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 def test_rows_due_while_the_loop_waits_are_read_before_the_next_transaction(

@@ -1,6 +1,7 @@
 """A Processor on a real database, fed through the journal as the daemon feeds it."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +89,15 @@ class Harness:
 
     def close(self) -> None:
         self.database.close_sync()
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Poll `condition` every 10 ms for at most `seconds`."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
 
 
 def job_name(work: Any) -> str:
